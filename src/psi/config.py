@@ -232,13 +232,15 @@ def _explain(exc: ValidationError, path: Path, text: str | None) -> ConfigError:
         lines.append(f"{where}: {key}: {error['msg']}")
     return ConfigError(
         "Invalid configuration:\n  " + "\n  ".join(lines),
-        hint=f"Edit {path} or the PSI_* variable, or set the value with `psi config set KEY VALUE`.",
+        hint=f"Edit {path} or the PSI_* variable, "
+        "or set the value with `psi config set KEY VALUE`.",
     )
 
 
 def _where(loc: list[str], path: Path, text: str | None, env_name: str) -> str:
-    if env_name in os.environ or (loc and f"PSI_{loc[0].upper()}" in os.environ):
-        return f"environment variable {env_name if env_name in os.environ else 'PSI_' + loc[0].upper()}"
+    for name in (env_name, f"PSI_{loc[0].upper()}" if loc else ""):
+        if name in os.environ:
+            return f"environment variable {name}"
     if text is None:
         return str(path)
     line = locate_key(text, loc)

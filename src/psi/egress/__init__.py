@@ -60,4 +60,3 @@ def http_client(
         follow_redirects=False,
         transport=transport,
     )
-

@@ -28,7 +28,16 @@ from pydantic import BaseModel, ValidationError
 
 from psi.config import ModelProfile, Settings
 from psi.errors import BadModelOutput, ModelTimeout
-from psi.llm.types import ChatOptions, Chunk, FinishReason, Message, Reply, ToolCall, ToolSpec, Usage
+from psi.llm.types import (
+    ChatOptions,
+    Chunk,
+    FinishReason,
+    Message,
+    Reply,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -163,7 +172,11 @@ class ChatModel(ABC):
     ) -> tuple[Any, Reply]:
         """Ask until the reply parses and `validate(data)` accepts it; the retry loop."""
         native = self.supports_schema
-        convo = list(messages) if native else _with_instruction(messages, _json_instruction(json_schema))
+        convo = (
+            list(messages)
+            if native
+            else _with_instruction(messages, _json_instruction(json_schema))
+        )
         usage = Usage()
         problem = ""
         for _attempt in range(options.schema_retries + 1):
@@ -195,9 +208,7 @@ class ChatModel(ABC):
     ) -> Reply:
         by_name = {tool.name: tool for tool in tools}
         json_schema = tool_protocol_schema(tools)
-        convo = _with_instruction(
-            render_tool_history(messages), tool_protocol_instruction(tools)
-        )
+        convo = _with_instruction(render_tool_history(messages), tool_protocol_instruction(tools))
 
         def validate(data: Any) -> Message:
             if not isinstance(data, dict):
@@ -222,10 +233,10 @@ class ChatModel(ABC):
 class ChatStream:
     """Text deltas as they arrive; `.reply` once the stream has ended or been interrupted.
 
-        stream = model.stream(messages)
-        for text in stream:
-            print(text, end="")
-        stream.reply.usage
+    stream = model.stream(messages)
+    for text in stream:
+        print(text, end="")
+    stream.reply.usage
     """
 
     def __init__(
@@ -288,8 +299,9 @@ class ChatStream:
                         f"{self._options.timeout:g} s.",
                         hint="Raise the profile's timeout, or ask for a shorter answer.",
                     )
-        except GeneratorExit:
-            # The consumer stopped reading: that is an interruption, not an error.
+        except (GeneratorExit, KeyboardInterrupt):
+            # The consumer stopped reading or the user pressed Ctrl-C: an
+            # interruption, not an error; what arrived so far is kept.
             self._finish = "interrupted"
             raise
         finally:

@@ -27,9 +27,7 @@ class ToolSpec(BaseModel):
 
     name: str
     description: str
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
     @classmethod
     def from_model(cls, name: str, description: str, arguments: type[BaseModel]) -> ToolSpec:

@@ -1,0 +1,1 @@
+"""The agent layer: one turn from message to stored reply."""

@@ -1,0 +1,192 @@
+"""One conversation turn: check the message, fit the context, stream the reply, persist both.
+
+    service = ChatService.open(settings)            # the default model, a new conversation
+    turn = service.send("What is on today?")
+    for text in turn:                               # stream to the screen
+        ...
+    turn.reply                                      # usage, finish reason, model
+
+The user's message is stored before the model is called, so a model that
+fails (a server down, a timeout) never loses what the person wrote. A reply
+cut short by Ctrl-C, a cancel event or an error mid-stream is stored with
+the text that arrived, marked interrupted. Later issues add memory recall,
+goals, routing and guards to `_context` and `_after`; the shape stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from psi.agent.context import fit_history
+from psi.agent.inputs import check_message
+from psi.clock import Clock, system_clock
+from psi.config import Settings
+from psi.errors import PsiError
+from psi.llm.base import ChatModel, ChatStream, prompt_text
+from psi.llm.registry import get_model
+from psi.llm.types import ChatOptions, Message, Reply
+from psi.store import Conversations, StoredMessage, open_store
+from psi.store.db import Store
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model answers, and the profile name it was configured under."""
+
+    profile: str
+    model: ChatModel
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        user_id: int,
+        model: ChatModel,
+        conversation_id: int | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.user_id = user_id
+        self.model = model
+        self.conversations = Conversations(store, user_id=user_id)
+        self.conversation_id = conversation_id
+        self.clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        model: str | None = None,
+        conversation_id: int | None = None,
+        resume: bool = False,
+        clock: Clock = system_clock,
+    ) -> ChatService:
+        """A service on the configured database, for the named profile (default: settings)."""
+        store = open_store(settings.db_url)
+        user_id = store.ensure_user(settings.user)
+        chat_model = get_model(settings.profile(model), settings)
+        service = cls(
+            settings=settings, store=store, user_id=user_id, model=chat_model, clock=clock
+        )
+        if conversation_id is not None:
+            service.resume(conversation_id)
+        elif resume:
+            service.conversation_id = service.conversations.latest()
+        return service
+
+    def resume(self, conversation_id: int) -> None:
+        self.conversations.messages(conversation_id)  # NotFound if it is not this user's
+        self.conversation_id = conversation_id
+
+    def new_conversation(self) -> None:
+        """The next message starts a new conversation (created lazily, so no empty ones)."""
+        self.conversation_id = None
+
+    def use_model(self, profile_name: str) -> None:
+        self.model = get_model(self.settings.profile(profile_name), self.settings)
+
+    def history(self) -> list[StoredMessage]:
+        if self.conversation_id is None:
+            return []
+        return self.conversations.messages(self.conversation_id)
+
+    def system_message(self) -> Message:
+        base = self.settings.system_prompt or prompt_text("system.md").strip()
+        today = self.clock().strftime("%A %d %B %Y")
+        return Message.system(f"{base}\nToday is {today}.")
+
+    def send(self, text: str, *, options: ChatOptions | None = None) -> Turn:
+        """Store the user's message and start the reply. Raises InputError before storing."""
+        text = check_message(text, max_chars=self.settings.max_message_chars)
+        new = Message.user(text)
+        history = [stored.chat for stored in self.history()]
+        options = options or ChatOptions()
+        reserve = options.max_tokens or self.model.profile.max_tokens
+        fitted = fit_history(
+            system=self.system_message(),
+            history=history,
+            new=new,
+            window=self.model.context_window,
+            reserve=reserve,
+            count=lambda m: self.model.count_tokens(m.content) + 4,
+            model_name=self.model.name,
+        )
+        if self.conversation_id is None:
+            self.conversation_id = self.conversations.create(model_profile=self.model.name)
+        self.conversations.add(self.conversation_id, new)
+        stream = self.model.stream(fitted.messages, options=options)
+        return Turn(self, self.conversation_id, stream, dropped=fitted.dropped)
+
+    def ask(self, text: str, *, options: ChatOptions | None = None) -> Reply:
+        """Send and wait for the whole reply."""
+        turn = self.send(text, options=options)
+        for _ in turn:
+            pass
+        return turn.reply
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+class Turn:
+    """A reply being generated. Iterate for text; it is stored when it ends, however it ends."""
+
+    def __init__(
+        self, service: ChatService, conversation_id: int, stream: ChatStream, *, dropped: int
+    ) -> None:
+        self.service = service
+        self.conversation_id = conversation_id
+        self.stream = stream
+        self.dropped = dropped
+        self.message_id: int | None = None
+
+    @property
+    def notice(self) -> str | None:
+        """What the person should know about the context, e.g. older turns left out."""
+        if not self.dropped:
+            return None
+        return (
+            f"{self.dropped} earlier message{'s' if self.dropped != 1 else ''} left out to fit "
+            f"model '{self.service.model.name}' "
+            f"({self.service.model.context_window:,}-token window)."
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self.stream
+        except (KeyboardInterrupt, GeneratorExit):
+            self.interrupt()
+            raise
+        except PsiError:
+            if self.stream.text:
+                self.interrupt()
+            raise
+        self._save(self.stream.reply)
+
+    @property
+    def reply(self) -> Reply:
+        return self.stream.reply
+
+    def interrupt(self) -> Reply:
+        """Stop the reply and store what arrived, marked interrupted."""
+        reply = self.stream.interrupt()
+        self._save(reply)
+        return reply
+
+    def _save(self, reply: Reply) -> None:
+        if self.message_id is not None:
+            return
+        self.message_id = self.service.conversations.add(
+            self.conversation_id,
+            reply.message,
+            model_profile=self.service.model.name,
+            prompt_tokens=reply.usage.prompt_tokens,
+            completion_tokens=reply.usage.completion_tokens,
+            interrupted=reply.finish_reason == "interrupted",
+        )

@@ -1,0 +1,57 @@
+"""Fitting a conversation into a model's context window (pure functions).
+
+The newest message is never cut. Older messages are dropped, oldest first,
+until the prompt plus the reply budget fits; the caller shows how many were
+dropped. A message that cannot fit even alone is refused with the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from psi.errors import InputError
+from psi.llm.types import Message
+
+
+@dataclass(frozen=True)
+class Fitted:
+    messages: list[Message]
+    dropped: int
+    prompt_tokens: int
+
+
+def fit_history(
+    *,
+    system: Message,
+    history: Sequence[Message],
+    new: Message,
+    window: int,
+    reserve: int,
+    count: Callable[[Message], int],
+    model_name: str,
+) -> Fitted:
+    """`system` + as much recent `history` as fits + `new`, within `window - reserve` tokens."""
+    budget = window - reserve
+    fixed = count(system) + count(new)
+    if fixed > budget:
+        raise InputError(
+            f"Your message is about {count(new):,} tokens; model '{model_name}' has a "
+            f"{window:,}-token window, {reserve:,} of them kept for the reply.",
+            hint="Shorten the message, or switch to a model with a larger window "
+            "(`/model NAME` in chat, `--model NAME` on the command line).",
+        )
+    kept: list[Message] = []
+    used = fixed
+    for message in reversed(history):
+        cost = count(message)
+        if used + cost > budget:
+            break
+        kept.append(message)
+        used += cost
+    kept.reverse()
+    # Start on a user turn, so the model never sees an answer without its question.
+    while kept and kept[0].role != "user":
+        used -= count(kept.pop(0))
+    dropped = len(history) - len(kept)
+    return Fitted(messages=[system, *kept, new], dropped=dropped, prompt_tokens=used)

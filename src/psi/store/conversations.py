@@ -1,0 +1,203 @@
+"""Conversations and their messages, always scoped to one user.
+
+The repository is built for one `user_id`; every query filters by it, so no
+caller (CLI today, API routes later) can read another person's rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from psi.errors import NotFound
+from psi.llm.types import Message as ChatMessage
+from psi.llm.types import ToolCall
+from psi.store.db import Store
+from psi.store.models import Conversation, Message
+
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: int
+    title: str
+    model_profile: str | None
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    created_at: datetime
+    model_profile: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    interrupted: bool
+    chat: ChatMessage
+
+    @classmethod
+    def of(cls, row: Message) -> StoredMessage:
+        chat = ChatMessage.model_validate(
+            {
+                "role": row.role,
+                "content": row.content,
+                "tool_calls": [ToolCall.model_validate(c) for c in row.tool_calls or []],
+                "tool_call_id": row.tool_call_id,
+                "name": row.name,
+            }
+        )
+        return cls(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            role=row.role,
+            content=row.content,
+            created_at=row.created_at,
+            model_profile=row.model_profile,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            interrupted=row.interrupted,
+            chat=chat,
+        )
+
+
+class Conversations:
+    def __init__(self, store: Store, *, user_id: int) -> None:
+        self.store = store
+        self.user_id = user_id
+
+    def create(self, *, model_profile: str | None = None, title: str | None = None) -> int:
+        now = self.store.clock()
+        with self.store.session() as session:
+            row = Conversation(
+                user_id=self.user_id,
+                title=title,
+                model_profile=model_profile,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def _get(self, session: Session, conversation_id: int) -> Conversation:
+        row = session.scalar(
+            select(Conversation).where(
+                Conversation.id == conversation_id, Conversation.user_id == self.user_id
+            )
+        )
+        if row is None:
+            raise NotFound(
+                f"No conversation {conversation_id}.",
+                hint="`psi history list` shows your conversations and their numbers.",
+            )
+        return row
+
+    def exists(self, conversation_id: int) -> bool:
+        with self.store.session() as session:
+            return (
+                session.scalar(
+                    select(Conversation.id).where(
+                        Conversation.id == conversation_id, Conversation.user_id == self.user_id
+                    )
+                )
+                is not None
+            )
+
+    def latest(self) -> int | None:
+        with self.store.session() as session:
+            return session.scalar(
+                select(Conversation.id)
+                .where(Conversation.user_id == self.user_id)
+                .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+                .limit(1)
+            )
+
+    def add(
+        self,
+        conversation_id: int,
+        message: ChatMessage,
+        *,
+        model_profile: str | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        interrupted: bool = False,
+    ) -> int:
+        """Append `message`; the first user message also titles the conversation."""
+        now = self.store.clock()
+        with self.store.session() as session:
+            conversation = self._get(session, conversation_id)
+            row = Message(
+                conversation_id=conversation.id,
+                user_id=self.user_id,
+                role=message.role,
+                content=message.content,
+                created_at=now,
+                model_profile=model_profile,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                interrupted=interrupted,
+                tool_calls=[c.model_dump() for c in message.tool_calls] or None,
+                tool_call_id=message.tool_call_id,
+                name=message.name,
+            )
+            session.add(row)
+            conversation.updated_at = now
+            if model_profile:
+                conversation.model_profile = model_profile
+            if conversation.title is None and message.role == "user" and message.content.strip():
+                conversation.title = _title(message.content)
+            session.flush()
+            return row.id
+
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        with self.store.session() as session:
+            self._get(session, conversation_id)
+            rows = session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.user_id == self.user_id)
+                .order_by(Message.id)
+            )
+            return [StoredMessage.of(row) for row in rows]
+
+    def list(self, *, limit: int = 20, offset: int = 0) -> list[ConversationSummary]:
+        """Newest first."""
+        counts = (
+            select(Message.conversation_id, func.count(Message.id).label("n"))
+            .where(Message.user_id == self.user_id)
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
+        query = (
+            select(Conversation, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.conversation_id == Conversation.id)
+            .where(Conversation.user_id == self.user_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.store.session() as session:
+            return [
+                ConversationSummary(
+                    id=row.id,
+                    title=row.title or "(empty)",
+                    model_profile=row.model_profile,
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                    message_count=int(count),
+                )
+                for row, count in session.execute(query)
+            ]
+
+
+def _title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"

@@ -1,0 +1,148 @@
+"""Opening the database: engine, SQLite pragmas, automatic migrations, the local user.
+
+SQLite runs in WAL mode with a busy timeout, so a second psi process waits
+for a lock instead of failing at once; when the wait runs out the error says
+which file is locked and what to do. Any SQLAlchemy URL works; PostgreSQL gets
+the same schema from the same migrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from psi.clock import Clock, system_clock
+from psi.errors import StoreError
+from psi.store.migrations import HEAD
+from psi.store.models import User
+
+
+class Store:
+    """One database: sessions that commit or roll back, and errors in psi's words."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 5.0, clock: Clock = system_clock) -> None:
+        self.url = url
+        self.clock = clock
+        self.is_sqlite = url.startswith("sqlite")
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            connect_args = {"timeout": busy_timeout, "check_same_thread": False}
+        try:
+            self.engine: Engine = create_engine(url, connect_args=connect_args)
+        except Exception as exc:  # a malformed URL or a missing driver
+            raise StoreError(
+                f"Cannot use database URL {url!r}: {exc}",
+                hint="Set database_url to a SQLAlchemy URL, e.g. sqlite:////path/psi.db.",
+            ) from None
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise self._explain(exc) from None
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _explain(self, exc: DBAPIError) -> StoreError:
+        detail = str(exc.orig)
+        if "locked" in detail or "busy" in detail:
+            return StoreError(
+                f"The database {self.where} is locked by another process and stayed locked.",
+                hint="Close other psi sessions using it (or wait for them), then try again.",
+            )
+        return StoreError(
+            f"Database error on {self.where}: {detail}",
+            hint="Run `psi doctor` to check the database.",
+        )
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        except OperationalError as exc:
+            if "no such table" in str(exc.orig) or "does not exist" in str(exc.orig):
+                return None
+            raise self._explain(exc) from None
+        except DBAPIError:
+            return None
+        return str(row[0]) if row else None
+
+    def migrate(self) -> None:
+        """Bring the schema to HEAD. Cheap when it is already there (no Alembic import)."""
+        if self.current_revision() == HEAD:
+            return
+        from alembic import command
+
+        try:
+            with self.engine.begin() as conn:
+                config = alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise self._explain(exc) from None
+
+    def ensure_user(self, name: str) -> int:
+        """The id of user `name`, created on first use."""
+        with self.session() as session:
+            user_id = session.scalar(select(User.id).where(User.name == name))
+            if user_id is None:
+                user = User(name=name, created_at=self.clock())
+                session.add(user)
+                session.flush()
+                user_id = user.id
+            return user_id
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("psi.store").joinpath("migrations"))
+    )
+    return config
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def open_store(url: str, *, busy_timeout: float = 5.0, clock: Clock = system_clock) -> Store:
+    """Open (creating if needed) and migrate the database at `url`."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) not in ("", ":memory:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(url, busy_timeout=busy_timeout, clock=clock)
+    store.migrate()
+    return store

@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from psi.config import load_settings
 from psi.llm import registry
+from psi.store import Conversations, Store, open_store
 
 
 @pytest.fixture(autouse=True)
 def psi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "psi-home"
     monkeypatch.setenv("PSI_HOME", str(home))
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("PSI_") and name != "PSI_HOME":
             monkeypatch.delenv(name)
     yield home
     registry.clear_cache()
+
+
+@pytest.fixture
+def write_config(psi_home: Path) -> Callable[[str], Path]:
+    """Write $PSI_HOME/config.toml."""
+
+    def write(text: str) -> Path:
+        psi_home.mkdir(parents=True, exist_ok=True)
+        path = psi_home / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def store(psi_home: Path) -> Iterator[Store]:
+    opened = open_store(load_settings().db_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def conversations(store: Store) -> Conversations:
+    return Conversations(store, user_id=store.ensure_user("local"))

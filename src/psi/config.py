@@ -182,8 +182,8 @@ class Settings(BaseSettings):
             known = ", ".join(sorted(profiles))
             raise UnknownProfile(
                 f"No model profile named '{name}'. Configured: {known}.",
-                hint=f"Add one under [models.{name}] in {self.config_file}, "
-                f"or use `psi config set models.{name}.backend openai` and friends.",
+                hint=f"Add one under [models.{name}] in {self.config_file}, or run "
+                f'`psi config set models.{name} \'{{backend = "openai", model = "MODEL"}}\'`.',
             )
         return profiles[name]
 
@@ -269,3 +269,86 @@ def locate_key(text: str, loc: list[str]) -> int | None:
             if full == loc[: len(full)] and len(full) >= 1:
                 return number
     return best
+
+
+def _parse_value(raw: str) -> Any:
+    """A TOML literal (`true`, `42`, `["a"]`, `"x"`) if `raw` is one, else the plain string."""
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def set_config_value(key: str, raw: str) -> Any:
+    """Set dotted `key` to `raw` in config.toml, keeping comments; refuse values that
+    would not validate, leaving the file untouched. Returns the value written."""
+    import tomlkit
+
+    path = config_path()
+    text = _read_config_text(path) or ""
+    document = tomlkit.parse(text)
+    parts = [part for part in key.split(".") if part]
+    if not parts:
+        raise ConfigError("Give a setting name, e.g. `psi config set default_model local`.")
+    value = _parse_value(raw)
+    table: Any = document
+    for part in parts[:-1]:
+        if part not in table:
+            table[part] = tomlkit.table()
+        table = table[part]
+        if not isinstance(table, dict):
+            raise ConfigError(f"Cannot set {key}: {part} is a value, not a table.")
+    table[parts[-1]] = value
+    _validate_document(document.unwrap(), key)
+    _write_atomic(path, tomlkit.dumps(document))
+    return value
+
+
+def unset_config_value(key: str) -> None:
+    import tomlkit
+
+    path = config_path()
+    document = tomlkit.parse(_read_config_text(path) or "")
+    parts = key.split(".")
+    table: Any = document
+    for part in parts[:-1]:
+        table = table.get(part) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or parts[-1] not in table:
+        raise ConfigError(f"{key} is not set in {path}.", hint="`psi config show` lists settings.")
+    del table[parts[-1]]
+    _validate_document(document.unwrap(), key)
+    _write_atomic(path, tomlkit.dumps(document))
+
+
+def _validate_document(data: dict[str, Any], key: str) -> None:
+    try:
+        Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigError(
+            f"Not saved: {key} would make the configuration invalid ({problems}).",
+            hint="Set a new profile whole, e.g. `psi config set models.NAME "
+            '\'{backend = "openai", model = "MODEL"}\'`; `psi config show` lists settings.',
+        ) from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".toml.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def settings_as_toml(settings: Settings) -> str:
+    """The effective settings, built-in profiles included, as TOML. Holds no secrets:
+    profiles only name the environment variable of their key."""
+    import tomlkit
+
+    data = settings.model_dump(mode="json", exclude_none=True, exclude={"models"})
+    data["models"] = {
+        name: profile.model_dump(mode="json", exclude_none=True, exclude={"name"})
+        for name, profile in settings.profiles().items()
+    }
+    return tomlkit.dumps(data)

@@ -32,6 +32,9 @@ def fit_history(
     model_name: str,
 ) -> Fitted:
     """`system` + as much recent `history` as fits + `new`, within `window - reserve` tokens."""
+    # A reply budget larger than half the window is a profile mistake; don't let
+    # it starve the conversation.
+    reserve = min(reserve, window // 2)
     budget = window - reserve
     fixed = count(system) + count(new)
     if fixed > budget:

@@ -47,9 +47,11 @@ def http_client(
     offline: bool,
     timeout: float,
     transport: httpx2.BaseTransport | None = None,
+    follow_redirects: bool = False,
 ) -> httpx2.Client:
     """An HTTP client (httpx2, as the openai and anthropic SDKs use) whose every
-    request passes the egress check. `transport` lets tests answer in-process."""
+    request passes the egress check, redirects included (hooks run per request).
+    `transport` lets tests answer in-process."""
 
     def guard(request: httpx2.Request) -> None:
         check_destination(request.url, offline=offline, purpose=purpose)
@@ -57,6 +59,6 @@ def http_client(
     return httpx2.Client(
         timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
         event_hooks={"request": [guard]},
-        follow_redirects=False,
+        follow_redirects=follow_redirects,
         transport=transport,
     )

@@ -39,7 +39,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_model_file(ref: str, *, offline: bool) -> Path:
+def resolve_model_file(ref: str, *, offline: bool, hub_url: str | None = None) -> Path:
     """The local path of the GGUF file that `ref` names; ModelNotFound when there is none."""
     if ref.startswith("package:"):
         package, _, filename = ref.removeprefix("package:").partition("/")
@@ -53,7 +53,7 @@ def resolve_model_file(ref: str, *, offline: bool) -> Path:
             )
         path = Path(next(iter(spec.submodule_search_locations))) / filename
     elif ref.startswith("hf:"):
-        path = _download_from_hub(ref.removeprefix("hf:"), offline=offline)
+        path = _download_from_hub(ref.removeprefix("hf:"), offline=offline, hub_url=hub_url)
     else:
         path = Path(ref).expanduser()
     check_model_file(path)
@@ -79,7 +79,11 @@ def check_model_file(path: Path) -> None:
         )
 
 
-def _download_from_hub(spec: str, *, offline: bool) -> Path:
+def _download_from_hub(spec: str, *, offline: bool, hub_url: str | None) -> Path:
+    """Download (or find in the cache) one file from a Hugging Face hub.
+
+    `hub_url` is the hub or a mirror (the profile's base_url); the download
+    goes through psi's egress client like every other request out."""
     owner, _, rest = spec.partition("/")
     repo, _, filename = rest.partition("/")
     if not (owner and repo and filename):
@@ -88,11 +92,20 @@ def _download_from_hub(spec: str, *, offline: bool) -> Path:
             hint="Use hf:OWNER/REPO/FILE, e.g. hf:bartowski/Qwen2.5-1.5B-Instruct-GGUF/"
             "Qwen2.5-1.5B-Instruct-Q4_K_M.gguf",
         )
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download, set_client_factory
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    from psi.egress import http_client
+
+    set_client_factory(
+        lambda: http_client(
+            purpose="a model download", offline=offline, timeout=60.0, follow_redirects=True
+        )
+    )
     try:
-        return Path(hf_hub_download(f"{owner}/{repo}", filename, local_files_only=offline))
+        return Path(
+            hf_hub_download(f"{owner}/{repo}", filename, local_files_only=offline, endpoint=hub_url)
+        )
     except LocalEntryNotFoundError:
         if offline:
             raise OfflineRefusal(
@@ -139,7 +152,8 @@ class LlamaCppModel(ChatModel):
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, settings: Settings) -> LlamaCppModel:
-        return cls(profile, model_path=resolve_model_file(profile.model, offline=settings.offline))
+        path = resolve_model_file(profile.model, offline=settings.offline, hub_url=profile.base_url)
+        return cls(profile, model_path=path)
 
     @property
     def llama(self) -> Any:

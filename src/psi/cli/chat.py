@@ -1,0 +1,252 @@
+"""`psi chat` (a streaming REPL, or line-by-line answers when stdin is a pipe) and `psi ask`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+
+from psi.cli.output import err, friendly, out, report
+
+if TYPE_CHECKING:
+    from prompt_toolkit.key_binding import KeyBindings
+
+    from psi.agent.chat import ChatService, Turn
+
+HELP = """\
+Type a message and press Enter. For several lines, end a line with \\ or press
+Esc then Enter. Ctrl-C stops a reply (what arrived is kept); Ctrl-D leaves.
+  /new          start a new conversation
+  /history      show this conversation
+  /model        list models;  /model NAME  switch to NAME
+  /help         this help
+  /exit         leave (also /quit)"""
+
+ModelOption = typer.Option(None, "--model", "-m", help="Model profile to use (`psi models list`).")
+ContinueOption = typer.Option(False, "--continue", "-c", help="Continue the latest conversation.")
+
+
+@friendly
+def chat(
+    model: str | None = ModelOption,
+    continue_: bool = ContinueOption,
+    conversation: int | None = typer.Option(
+        None, "--conversation", help="Continue conversation ID (`psi history list`)."
+    ),
+) -> None:
+    """Chat with psi. Reads one message per line when standard input is not a terminal."""
+    service = _open(model, conversation=conversation, resume=continue_)
+    try:
+        if sys.stdin.isatty():
+            _repl(service)
+        else:
+            _answer_lines(service)
+    finally:
+        service.close()
+
+
+@friendly
+def ask(
+    message: list[str] | None = typer.Argument(
+        None, help="The question. Omit it (or give -) to read standard input."
+    ),
+    model: str | None = ModelOption,
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON object with the reply, model and usage."
+    ),
+    continue_: bool = ContinueOption,
+) -> None:
+    """Ask one question and stream the answer to standard output."""
+    from psi.agent.inputs import decode_input
+    from psi.errors import InputError
+
+    if message and message != ["-"]:
+        text = " ".join(message)
+    elif not sys.stdin.isatty():
+        text = decode_input(sys.stdin.buffer.read())
+    else:
+        raise InputError("No question given.", hint='Run `psi ask "your question"`.')
+    service = _open(model, resume=continue_)
+    try:
+        turn = service.send(text)
+        _notice(turn)
+        if json_output:
+            _collect(turn)
+            _print_json(turn)
+        else:
+            _stream(turn)
+        if turn.reply.finish_reason == "interrupted":
+            raise typer.Exit(130)
+    finally:
+        service.close()
+
+
+def _open(
+    model: str | None, *, conversation: int | None = None, resume: bool = False
+) -> ChatService:
+    from psi.agent.chat import ChatService
+    from psi.config import load_settings
+
+    settings = load_settings()
+    with err.status("Loading model…", spinner="dots"):
+        return ChatService.open(settings, model=model, conversation_id=conversation, resume=resume)
+
+
+def _notice(turn: Turn) -> None:
+    if turn.notice:
+        err.print(f"[dim]({turn.notice})[/]")
+
+
+def _stream(turn: Turn) -> None:
+    """Write the reply as it arrives; Ctrl-C keeps the partial reply (marked interrupted)."""
+    try:
+        for piece in turn:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        err.print("[yellow][interrupted][/]")
+        return
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _collect(turn: Turn) -> None:
+    try:
+        for _ in turn:
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_json(turn: Turn) -> None:
+    reply = turn.reply
+    payload = {
+        "conversation_id": turn.conversation_id,
+        "message_id": turn.message_id,
+        "model": reply.model,
+        "reply": reply.text,
+        "finish_reason": reply.finish_reason,
+        "interrupted": reply.finish_reason == "interrupted",
+        "usage": reply.usage.model_dump(),
+    }
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+
+def _answer_lines(service: ChatService) -> None:
+    """One reply per input line, until end of input. Errors end the run with their exit code."""
+    from psi.agent.inputs import decode_input
+
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        line = decode_input(raw, source=f"input line {number}").strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            if _command(service, line) == "exit":
+                return
+            continue
+        turn = service.send(line)
+        _notice(turn)
+        _stream(turn)
+        if turn.reply.finish_reason == "interrupted":
+            raise typer.Exit(130)
+
+
+def _repl(service: ChatService) -> None:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from psi.errors import PsiError
+
+    session: PromptSession[str] = PromptSession(
+        history=FileHistory(str(service.settings.home / "input_history")),
+        key_bindings=_key_bindings(),
+        multiline=True,
+        prompt_continuation="... ",
+    )
+    out.print(
+        f"[bold]psi[/] on [cyan]{service.model.name}[/] ({service.model.model_id}). "
+        "/help for commands, Ctrl-D to leave."
+    )
+    while True:
+        try:
+            text = session.prompt("you> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+        text = text.strip()
+        if not text:
+            continue
+        try:
+            if text.startswith("/"):
+                if _command(service, text) == "exit":
+                    return
+                continue
+            turn = service.send(text)
+            _notice(turn)
+            out.print("[bold green]psi>[/] ", end="")
+            _stream(turn)
+        except PsiError as error:
+            # The message is stored before the model runs, so nothing is lost; say so.
+            report(error)
+
+
+def _key_bindings() -> KeyBindings:
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.key_binding.key_processor import KeyPressEvent
+
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _submit(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        if buffer.text.endswith("\\"):
+            buffer.delete_before_cursor(1)
+            buffer.insert_text("\n")
+        else:
+            buffer.validate_and_handle()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+def _command(service: ChatService, line: str) -> str | None:
+    """Run a /command; returns "exit" to leave the chat."""
+    from psi.cli.render import print_messages
+    from psi.errors import InputError
+
+    name, _, argument = line.partition(" ")
+    argument = argument.strip()
+    if name in ("/exit", "/quit"):
+        return "exit"
+    if name == "/help":
+        out.print(HELP, markup=False)
+    elif name == "/new":
+        service.new_conversation()
+        out.print("New conversation.", markup=False)
+    elif name == "/history":
+        messages = service.history()
+        if messages:
+            print_messages(messages)
+        else:
+            out.print("Nothing in this conversation yet.", markup=False)
+    elif name == "/model":
+        if argument:
+            with err.status(f"Loading {argument}…", spinner="dots"):
+                service.use_model(argument)
+            out.print(f"Now using {service.model.name} ({service.model.model_id}).", markup=False)
+        else:
+            for profile in service.settings.profiles().values():
+                mark = "*" if profile.name == service.model.name else " "
+                out.print(
+                    f"{mark} {profile.name}  ({profile.backend}: {profile.model})", markup=False
+                )
+    else:
+        raise InputError(f"Unknown command {name}.", hint="/help lists the commands.")
+    return None

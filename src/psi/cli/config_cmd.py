@@ -1,0 +1,50 @@
+"""`psi config path|show|set|unset`."""
+
+from __future__ import annotations
+
+import typer
+
+from psi.cli.output import friendly, out
+
+app = typer.Typer(help="Show and change settings ($PSI_HOME/config.toml).", no_args_is_help=True)
+
+
+@app.command("path")
+@friendly
+def path() -> None:
+    """Print where config.toml lives."""
+    from psi.config import config_path
+
+    out.print(str(config_path()))
+
+
+@app.command("show")
+@friendly
+def show() -> None:
+    """Print the effective settings (file, environment and built-in profiles merged)."""
+    from psi.config import load_settings, settings_as_toml
+
+    out.print(settings_as_toml(load_settings()), markup=False)
+
+
+@app.command("set")
+@friendly
+def set_(
+    key: str = typer.Argument(..., help="Dotted name, e.g. default_model or models.gpt.backend."),
+    value: str = typer.Argument(..., help='A TOML value (true, 42, ["a"]) or plain text.'),
+) -> None:
+    """Set a value in config.toml; refused (file unchanged) if the result would be invalid."""
+    from psi.config import config_path, set_config_value
+
+    written = set_config_value(key, value)
+    out.print(f"{key} = {written!r}  ({config_path()})", markup=False)
+
+
+@app.command("unset")
+@friendly
+def unset(key: str = typer.Argument(..., help="Dotted name to remove.")) -> None:
+    """Remove a value from config.toml, going back to the default."""
+    from psi.config import unset_config_value
+
+    unset_config_value(key)
+    out.print(f"{key} removed", markup=False)

@@ -1,0 +1,45 @@
+"""`psi`: the entry point. Commands import what they need when they run, so start-up stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from psi import __version__
+from psi.cli import bench, chat, config_cmd, doctor, history, models
+
+app = typer.Typer(
+    name="psi",
+    help="psi: a personal assistant that runs on your own machine and that you own.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"psi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", help="Show the version and exit.", callback=_version, is_eager=True
+    ),
+) -> None:
+    """psi: a personal assistant that runs on your own machine and that you own."""
+
+
+app.command("chat")(chat.chat)
+app.command("ask")(chat.ask)
+app.command("doctor")(doctor.doctor)
+app.add_typer(history.app, name="history")
+app.add_typer(models.app, name="models")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(bench.app, name="bench")
+
+
+def run() -> None:
+    app()

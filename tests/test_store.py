@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from psi.errors import NotFound, StoreError
+from psi.llm import Message, ToolCall
+from psi.store import Conversations, Store, open_store
+from psi.store.db import alembic_config
+from psi.store.migrations import HEAD
+
+
+def test_head_constant_matches_alembic() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def test_migrations_create_tables_with_user_id(store: Store) -> None:
+    inspector = inspect(store.engine)
+    assert {"users", "conversations", "messages", "alembic_version"} <= set(
+        inspector.get_table_names()
+    )
+    for table in ("conversations", "messages"):
+        assert "user_id" in {c["name"] for c in inspector.get_columns(table)}
+    assert store.current_revision() == HEAD
+
+
+def test_sqlite_runs_in_wal_mode(store: Store, psi_home: Path) -> None:
+    with sqlite3.connect(psi_home / "psi.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_conversation_survives_reopening(conversations: Conversations, store: Store) -> None:
+    cid = conversations.create(model_profile="local")
+    conversations.add(cid, Message.user("Remember the milk"))
+    call = ToolCall(id="c1", name="note", arguments={"text": "milk"})
+    conversations.add(
+        cid,
+        Message.assistant("Noted.", [call]),
+        model_profile="local",
+        prompt_tokens=12,
+        completion_tokens=3,
+        interrupted=True,
+    )
+    store.dispose()
+    reopened = open_store(store.url)
+    again = Conversations(reopened, user_id=reopened.ensure_user("local"))
+    messages = again.messages(cid)
+    assert [m.content for m in messages] == ["Remember the milk", "Noted."]
+    assert messages[1].interrupted and messages[1].completion_tokens == 3
+    assert messages[1].chat.tool_calls == [call]
+    assert messages[0].created_at.tzinfo is not None
+    summary = again.list()[0]
+    assert summary.title == "Remember the milk"
+    assert summary.message_count == 2
+    reopened.dispose()
+
+
+def test_users_see_only_their_own_conversations(store: Store) -> None:
+    alice = Conversations(store, user_id=store.ensure_user("alice"))
+    bob = Conversations(store, user_id=store.ensure_user("bob"))
+    cid = alice.create()
+    alice.add(cid, Message.user("my secret"))
+    assert bob.list() == []
+    assert bob.latest() is None
+    assert not bob.exists(cid)
+    with pytest.raises(NotFound):
+        bob.messages(cid)
+    with pytest.raises(NotFound):
+        bob.add(cid, Message.user("sneaky"))
+    assert [m.content for m in alice.messages(cid)] == ["my secret"]
+
+
+def test_list_is_newest_first_and_paginates(conversations: Conversations) -> None:
+    ids = []
+    for n in range(3):
+        cid = conversations.create()
+        conversations.add(cid, Message.user(f"topic {n}"))
+        ids.append(cid)
+    assert [c.id for c in conversations.list()] == ids[::-1]
+    assert [c.id for c in conversations.list(limit=1, offset=1)] == [ids[1]]
+
+
+def test_long_titles_are_shortened(conversations: Conversations) -> None:
+    cid = conversations.create()
+    conversations.add(cid, Message.user("word " * 40))
+    assert len(conversations.list()[0].title) <= 60
+
+
+def test_locked_database_waits_then_explains(psi_home: Path, store: Store) -> None:
+    conversations = Conversations(store, user_id=store.ensure_user("local"))
+    cid = conversations.create()
+    conversations.add(cid, Message.user("kept"))
+    impatient = Store(store.url, busy_timeout=0.2)
+    blocker = sqlite3.connect(psi_home / "psi.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError) as caught:
+            Conversations(impatient, user_id=1).add(cid, Message.user("blocked"))
+        assert "locked" in caught.value.message
+        assert "Close other psi sessions" in (caught.value.hint or "")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert [m.content for m in conversations.messages(cid)] == ["kept"]
+    impatient.dispose()
+
+
+def test_bad_database_url_is_explained() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store("nosuchdialect://x")
+    assert "database_url" in (caught.value.hint or "")

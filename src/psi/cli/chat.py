@@ -107,7 +107,7 @@ def _stream(turn: Turn) -> None:
             sys.stdout.flush()
     except KeyboardInterrupt:
         sys.stdout.write("\n")
-        err.print("[yellow][interrupted][/]")
+        err.print("[yellow](interrupted: the partial reply is kept)[/]")
         return
     sys.stdout.write("\n")
     sys.stdout.flush()

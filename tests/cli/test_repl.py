@@ -63,3 +63,25 @@ def test_ctrl_c_at_the_prompt_does_not_leave_and_ctrl_d_does(terminal: pexpect.s
     terminal.expect(pexpect.EOF)
     terminal.close()
     assert terminal.exitstatus == 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_reply_returns_to_the_prompt(psi_home: Path) -> None:
+    # The real embedded model: long enough a reply to interrupt half-way.
+    env = dict(os.environ, TERM="dumb", COLUMNS="100", LINES="30")
+    child = pexpect.spawn(PSI, ["chat"], env=env, encoding="utf-8", timeout=60)
+    try:
+        child.expect("you> ")
+        child.sendline("Write a long story about a lighthouse keeper and her cat.")
+        child.expect("psi> ")
+        child.expect(r"\w+ \w+")  # a few words have streamed
+        child.sendintr()
+        child.expect("interrupted")
+        child.expect("you> ")
+        child.sendline("/history")
+        child.expect(r"\(local, interrupted\)")
+        child.expect("you> ")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)

@@ -246,8 +246,10 @@ class ChatStream:
         model: ChatModel | None,
         options: ChatOptions,
         prompt: Sequence[Message] = (),
+        model_name: str = "",
     ) -> None:
         self._chunks = chunks
+        self._model_name = model.name if model is not None else model_name
         self._model = model
         self._options = options
         self._prompt = prompt
@@ -266,11 +268,7 @@ class ChatStream:
             usage=reply.usage,
             finish_reason=reply.finish_reason,
         )
-        stream = cls(iter([chunk]), model=None, options=ChatOptions())
-        stream._model_name = reply.model
-        return stream
-
-    _model_name = ""
+        return cls(iter([chunk]), model=None, options=ChatOptions(), model_name=reply.model)
 
     def __iter__(self) -> Iterator[str]:
         if self._reply is not None:
@@ -328,7 +326,7 @@ class ChatStream:
 
     @property
     def model_name(self) -> str:
-        return self._model.name if self._model is not None else self._model_name
+        return self._model_name
 
     @property
     def text(self) -> str:

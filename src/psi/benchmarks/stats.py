@@ -1,0 +1,21 @@
+"""Summaries of timing samples (pure functions)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def p90(samples: Sequence[float]) -> float:
+    """The 90th percentile by nearest rank, so it is always one of the samples.
+
+    With fewer than ten samples that is the slowest one, which is what a
+    reader of "p90 of 5 runs" should expect rather than an interpolated value.
+    """
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]

@@ -1,0 +1,85 @@
+"""`psi bench`: the measuring code runs and reports sane figures. No timing is asserted here;
+the figures and their targets are in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from psi.benchmarks.generate import measure_generate
+from psi.benchmarks.startup import heavy_modules, parse_importtime, seed_history
+from psi.benchmarks.stats import p90
+from psi.cli.main import app
+from psi.config import load_settings
+
+GENERATE_KEYS = {"psi_tokens_per_s", "raw_tokens_per_s", "ratio", "ttft_s"}
+
+
+@pytest.mark.slow
+def test_generate_measures_both_sides_on_the_embedded_model() -> None:
+    result = measure_generate(load_settings(), rounds=1, max_tokens=8, prompt="Say hello.")
+
+    figures = result.as_json()
+    assert figures.keys() >= GENERATE_KEYS
+    assert all(figures[key] > 0 for key in GENERATE_KEYS)
+    assert len(result.raw) == len(result.psi) == 1
+    # Greedy decoding on one Llama object: both sides must have produced the same reply.
+    assert result.same_output
+    assert 2 <= result.psi[0].tokens <= 8
+
+
+@pytest.mark.slow
+def test_generate_writes_json(tmp_path: Path) -> None:
+    target = tmp_path / "generate.json"
+
+    done = CliRunner().invoke(
+        app,
+        ["bench", "generate", "--rounds", "1", "--max-tokens", "8", "--json", str(target)],
+    )
+
+    assert done.exit_code == 0, done.output
+    figures = json.loads(target.read_text(encoding="utf-8"))
+    assert figures.keys() >= GENERATE_KEYS
+    assert all(figures[key] > 0 for key in GENERATE_KEYS)
+
+
+def test_generate_refuses_a_profile_that_is_not_llamacpp(
+    write_config: Callable[[str], Path],
+) -> None:
+    write_config('[models.fake]\nbackend = "scripted"\nmodel = "fake"\n')
+
+    done = CliRunner().invoke(app, ["bench", "generate", "--model", "fake"])
+
+    assert done.exit_code == 2
+    assert "needs a llamacpp profile" in done.output
+
+
+def test_short_commands_import_neither_torch_nor_llama(psi_home: Path) -> None:
+    seed_history(psi_home)
+    env = dict(os.environ)  # the autouse fixture has pointed PSI_HOME at psi_home
+
+    assert heavy_modules(sys.executable, ["--version"], env) == []
+    assert heavy_modules(sys.executable, ["history", "list"], env) == []
+
+
+def test_importtime_is_summed_per_top_level_package() -> None:
+    text = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       100 |        100 |     sqlalchemy.sql\n"
+        "import time:       400 |        500 |   sqlalchemy\n"
+        "import time:      2000 |       2000 | psi.config\n"
+        "unrelated line\n"
+    )
+
+    assert parse_importtime(text) == {"sqlalchemy": 0.0005, "psi": 0.002}
+
+
+def test_p90_is_one_of_the_samples() -> None:
+    assert p90([0.3, 0.1, 0.2]) == 0.3
+    assert p90([float(n) for n in range(1, 21)]) == 18.0

@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel, Field
@@ -127,8 +128,8 @@ def test_missing_package_says_what_to_install() -> None:
 class _Hub(http.server.BaseHTTPRequestHandler):
     """Enough of a Hugging Face hub's resolve endpoint for huggingface_hub to download."""
 
-    payload = b""
-    requests: list[str] = []
+    payload: ClassVar[bytes] = b""
+    requests: ClassVar[list[str]] = []
 
     def _headers(self) -> None:
         self.requests.append(f"{self.command} {self.path}")

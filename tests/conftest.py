@@ -10,7 +10,8 @@ import pytest
 
 from psi.config import load_settings
 from psi.llm import registry
-from psi.store import Conversations, Store, open_store
+from psi.store.conversations import Conversations
+from psi.store.db import Store, open_store
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from psi.config import load_settings
 from psi.errors import EndpointError, InputError
 from psi.llm import Message
 from psi.llm.scripted import ScriptedModel
-from psi.store import Store
+from psi.store.db import Store
 
 
 def service(store: Store, model: ScriptedModel) -> ChatService:

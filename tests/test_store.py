@@ -9,9 +9,10 @@ from sqlalchemy import inspect
 
 from psi.errors import NotFound, StoreError
 from psi.llm import Message, ToolCall
-from psi.store import Conversations, Store, open_store
-from psi.store.db import alembic_config
+from psi.store.conversations import Conversations
+from psi.store.db import Store, alembic_config, open_store
 from psi.store.migrations import HEAD
+from psi.store.quickread import list_conversations
 
 
 def test_head_constant_matches_alembic() -> None:
@@ -113,3 +114,28 @@ def test_bad_database_url_is_explained() -> None:
     with pytest.raises(StoreError) as caught:
         Store("nosuchdialect://x")
     assert "database_url" in (caught.value.hint or "")
+
+
+def test_quick_list_matches_the_repository(store: Store) -> None:
+    alice = Conversations(store, user_id=store.ensure_user("alice"))
+    bob = Conversations(store, user_id=store.ensure_user("bob"))
+    for n in range(4):
+        cid = alice.create(model_profile="local")
+        alice.add(cid, Message.user(f"alice topic {n}"))
+        if n % 2:
+            alice.add(cid, Message.assistant("ok"), model_profile="gpt")
+    alice.create()  # empty conversations are listed too
+    bob.add(bob.create(), Message.user("bob's only"))
+    for user, repo in (("alice", alice), ("bob", bob)):
+        for limit, offset in ((20, 0), (2, 1), (1, 4)):
+            quick = list_conversations(store.url, user=user, limit=limit, offset=offset)
+            assert quick == repo.list(limit=limit, offset=offset)
+    assert list_conversations(store.url, user="nobody", limit=5) == []
+
+
+def test_quick_list_steps_aside_when_it_cannot_answer(store: Store, tmp_path: Path) -> None:
+    assert list_conversations("postgresql://db/psi", user="local", limit=5) is None
+    assert list_conversations(f"sqlite:///{tmp_path}/missing.db", user="local", limit=5) is None
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
+    assert list_conversations(store.url, user="local", limit=5) is None

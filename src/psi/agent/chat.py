@@ -26,8 +26,8 @@ from psi.errors import PsiError
 from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, Reply
-from psi.store import Conversations, StoredMessage, open_store
-from psi.store.db import Store
+from psi.store.conversations import Conversations, StoredMessage
+from psi.store.db import Store, open_store
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,8 @@ def psi_executable() -> str:
 def seed_history(home: Path) -> None:
     """A database with a few short conversations, as `psi history list` usually finds it."""
     from psi.llm.types import Message
-    from psi.store import Conversations, open_store
+    from psi.store.conversations import Conversations
+    from psi.store.db import open_store
 
     store = open_store(f"sqlite:///{home / 'psi.db'}")
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from importlib import metadata
 
 import typer
 from rich.markup import escape
@@ -15,6 +14,8 @@ from psi.errors import PsiError
 
 
 def _version(package: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -58,7 +59,7 @@ def doctor() -> None:
         raise typer.Exit(1)
 
     def database() -> str:
-        from psi.store import open_store
+        from psi.store.db import open_store
         from psi.store.migrations import HEAD
 
         store = open_store(settings.db_url)

@@ -9,7 +9,8 @@ import typer
 from psi.cli.output import friendly, out
 
 if TYPE_CHECKING:
-    from psi.store import Conversations
+    from psi.config import Settings
+    from psi.store.conversations import Conversations
 
 app = typer.Typer(help="Past conversations.", no_args_is_help=False, invoke_without_command=True)
 
@@ -21,11 +22,10 @@ def default(ctx: typer.Context) -> None:
         list_(limit=20)
 
 
-def _conversations() -> Conversations:
-    from psi.config import load_settings
-    from psi.store import Conversations, open_store
+def _conversations(settings: Settings) -> Conversations:
+    from psi.store.conversations import Conversations
+    from psi.store.db import open_store
 
-    settings = load_settings()
     store = open_store(settings.db_url)
     return Conversations(store, user_id=store.ensure_user(settings.user))
 
@@ -36,8 +36,14 @@ def list_(limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many t
     """Conversations, newest first."""
     from rich.table import Table
 
-    conversations = _conversations()
-    rows = conversations.list(limit=limit)
+    from psi.config import load_settings
+    from psi.store.quickread import list_conversations
+
+    settings = load_settings()
+    # The stdlib fast path when it applies; otherwise the repository (which also migrates).
+    rows = list_conversations(settings.db_url, user=settings.user, limit=limit)
+    if rows is None:
+        rows = _conversations(settings).list(limit=limit)
     if not rows:
         out.print("No conversations yet. Start one with `psi chat`.", markup=False)
         return
@@ -59,9 +65,10 @@ def show(
     conversation_id: int | None = typer.Argument(None, help="Conversation id (default: latest)."),
 ) -> None:
     """Every message of one conversation."""
+    from psi.config import load_settings
     from psi.errors import NotFound
 
-    conversations = _conversations()
+    conversations = _conversations(load_settings())
     if conversation_id is None:
         conversation_id = conversations.latest()
         if conversation_id is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from psi import __version__
@@ -42,4 +44,9 @@ app.add_typer(bench.app, name="bench")
 
 
 def run() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # Everything imported lives until exit anyway; freezing it spares the
+        # collector a walk over the whole import graph at shutdown (~80 ms).
+        gc.freeze()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from psi.cli.output import out
-from psi.store import StoredMessage
+from psi.store.conversations import StoredMessage
 
 
 def print_messages(messages: Sequence[StoredMessage]) -> None:

@@ -1,6 +1,6 @@
-"""Storage: SQLAlchemy 2 + Alembic; SQLite (WAL) by default, any SQLAlchemy URL accepted."""
+"""Storage: SQLAlchemy 2 + Alembic; SQLite (WAL) by default, any SQLAlchemy URL accepted.
 
-from psi.store.conversations import Conversations, ConversationSummary, StoredMessage
-from psi.store.db import Store, open_store
-
-__all__ = ["ConversationSummary", "Conversations", "Store", "StoredMessage", "open_store"]
+Import from the modules (`psi.store.db`, `psi.store.conversations`): this
+package imports nothing itself, so `psi.store.quickread` can load without
+SQLAlchemy.
+"""

@@ -17,18 +17,9 @@ from psi.llm.types import Message as ChatMessage
 from psi.llm.types import ToolCall
 from psi.store.db import Store
 from psi.store.models import Conversation, Message
+from psi.store.records import UNTITLED, ConversationSummary
 
 TITLE_CHARS = 60
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    id: int
-    title: str
-    model_profile: str | None
-    created_at: datetime
-    updated_at: datetime
-    message_count: int
 
 
 @dataclass(frozen=True)
@@ -188,7 +179,7 @@ class Conversations:
             return [
                 ConversationSummary(
                     id=row.id,
-                    title=row.title or "(empty)",
+                    title=row.title or UNTITLED,
                     model_profile=row.model_profile,
                     created_at=row.created_at,
                     updated_at=row.updated_at,

@@ -17,7 +17,7 @@ import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -77,6 +77,11 @@ class ModelProfile(BaseModel):
     )
     supports_schema: bool | None = Field(
         default=None, description="Native JSON-schema output; unset means the backend's default."
+    )
+    schema_format: Literal["json_schema", "json_object"] | None = Field(
+        default=None,
+        description="openai: how to ask for JSON-schema output; "
+        "llama.cpp's server needs json_object",
     )
     n_threads: int | None = Field(default=None, ge=1, description="llamacpp: CPU threads.")
     replies: list[str] = Field(default_factory=list, description="scripted: replies in order.")

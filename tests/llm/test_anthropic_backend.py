@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
@@ -16,6 +16,9 @@ from psi.errors import EndpointError, MissingAPIKey, ModelTimeout, OfflineRefusa
 from psi.llm.anthropic_chat import AnthropicChatModel
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from conftest import ScriptedServer
 
 KEY_ENV = "PSI_TEST_ANTHROPIC_KEY"
 
@@ -32,18 +35,21 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def profile(**overrides: Any) -> ModelProfile:
-    fields: dict[str, Any] = {
+    fields = {
         "name": "claude",
         "backend": Backend.anthropic,
         "model": "claude-test",
         "api_key_env": KEY_ENV,
         "max_tokens": 256,
     }
-    fields.update(overrides)
-    return ModelProfile(**fields)
+    return ModelProfile.model_validate({**fields, **overrides})
 
 
-# -- a scripted Messages API ------------------------------------------------------
+def model_for(server: ScriptedServer, **overrides: Any) -> AnthropicChatModel:
+    return AnthropicChatModel(profile(**overrides), transport=server.transport)
+
+
+# -- the wire format, scripted ----------------------------------------------------
 
 
 def event(kind: str, **data: Any) -> str:
@@ -104,55 +110,27 @@ def finish(stop_reason: str, output_tokens: int) -> list[str]:
     ]
 
 
-def streaming(*parts: str | list[str]) -> httpx2.Response:
+def sse(*parts: str | list[str]) -> bytes:
     flat = [item for part in parts for item in ([part] if isinstance(part, str) else part)]
-    return httpx2.Response(
-        200, headers={"content-type": "text/event-stream"}, content="".join(flat).encode()
-    )
+    return "".join(flat).encode()
 
 
-def text_reply(*pieces: str) -> httpx2.Response:
-    return streaming(message_start(), text_block(0, *pieces), finish("end_turn", len(pieces)))
+def text_reply(*pieces: str) -> bytes:
+    return sse(message_start(), text_block(0, *pieces), finish("end_turn", len(pieces)))
 
 
 def error(status: int, kind: str, message: str) -> httpx2.Response:
     return httpx2.Response(
-        status,
-        # retry-after-ms keeps the SDK's backoff from slowing the tests down.
-        headers={"retry-after-ms": "1"},
-        json={"type": "error", "error": {"type": kind, "message": message}},
+        status, json={"type": "error", "error": {"type": kind, "message": message}}
     )
-
-
-class Server:
-    """Answers requests in order from a script (the last answer repeats)."""
-
-    def __init__(self, *answers: httpx2.Response) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx2.Request] = []
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-
-    @property
-    def transport(self) -> httpx2.MockTransport:
-        return httpx2.MockTransport(self)
-
-    def body(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
-
-
-def model_for(server: Server, **overrides: Any) -> AnthropicChatModel:
-    return AnthropicChatModel(profile(**overrides), transport=server.transport)
 
 
 # -- tests ------------------------------------------------------------------------
 
 
-def test_text_streams_in_deltas(api_key: str) -> None:
-    server = Server(
-        streaming(
+def test_text_streams_in_deltas(server: ScriptedServer, api_key: str) -> None:
+    server.answer(
+        sse(
             message_start(input_tokens=12),
             event("ping"),
             text_block(0, "Hello", ", ", "world."),
@@ -173,8 +151,8 @@ def test_text_streams_in_deltas(api_key: str) -> None:
     assert request.headers["authorization"] == f"Bearer {api_key}"
 
 
-def test_system_prompt_goes_in_the_system_parameter() -> None:
-    server = Server(text_reply("Bonjour."))
+def test_system_prompt_goes_in_the_system_parameter(server: ScriptedServer) -> None:
+    server.answer(text_reply("Bonjour."))
     conversation = [
         Message.system("You are terse."),
         Message.system("Answer in French."),
@@ -192,8 +170,8 @@ def test_system_prompt_goes_in_the_system_parameter() -> None:
     assert body["stream"] is True
 
 
-def test_options_reach_the_request() -> None:
-    server = Server(streaming(message_start(), text_block(0, "one two"), finish("max_tokens", 2)))
+def test_options_reach_the_request(server: ScriptedServer) -> None:
+    server.answer(sse(message_start(), text_block(0, "one two"), finish("max_tokens", 2)))
 
     reply = model_for(server).chat(
         [Message.user("count")], options=ChatOptions(max_tokens=2, temperature=0.3, stop=["END"])
@@ -207,14 +185,9 @@ def test_options_reach_the_request() -> None:
     assert reply.finish_reason == "length"
 
 
-def test_tool_use_round_trip() -> None:
-    weather = ToolSpec(
-        name="get_weather",
-        description="Current weather for a city.",
-        parameters={"type": "object", "properties": {"city": {"type": "string"}}},
-    )
-    server = Server(
-        streaming(
+def test_tool_use_round_trip(server: ScriptedServer, weather_tool: ToolSpec) -> None:
+    server.answer(
+        sse(
             message_start(),
             text_block(0, "Let me check."),
             tool_block(1, "toolu_01", "get_weather", '{"ci', 'ty": "Pa', 'ris"}'),
@@ -222,7 +195,7 @@ def test_tool_use_round_trip() -> None:
         )
     )
 
-    reply = model_for(server).chat([Message.user("Weather in Paris?")], tools=[weather])
+    reply = model_for(server).chat([Message.user("Weather in Paris?")], tools=[weather_tool])
 
     assert reply.text == "Let me check."
     assert reply.finish_reason == "tool_calls"
@@ -238,8 +211,8 @@ def test_tool_use_round_trip() -> None:
     ]
 
 
-def test_tool_history_becomes_tool_use_and_tool_result_blocks() -> None:
-    server = Server(text_reply("Sunny in Paris, rainy in Oslo."))
+def test_tool_history_becomes_tool_use_and_tool_result_blocks(server: ScriptedServer) -> None:
+    server.answer(text_reply("Sunny in Paris, rainy in Oslo."))
     paris = ToolCall(id="toolu_01", name="get_weather", arguments={"city": "Paris"})
     oslo = ToolCall(id="toolu_02", name="get_weather", arguments={"city": "Oslo"})
     conversation = [
@@ -282,8 +255,8 @@ def test_tool_history_becomes_tool_use_and_tool_result_blocks() -> None:
     ]
 
 
-def test_overloaded_api_ends_in_endpoint_error_after_retries() -> None:
-    server = Server(error(529, "overloaded_error", "Overloaded"))
+def test_overloaded_api_ends_in_endpoint_error_after_retries(server: ScriptedServer) -> None:
+    server.answer(error(529, "overloaded_error", "Overloaded"))
 
     with pytest.raises(EndpointError) as caught:
         model_for(server).chat([Message.user("hello")])
@@ -295,8 +268,8 @@ def test_overloaded_api_ends_in_endpoint_error_after_retries() -> None:
     assert len(server.requests) == 3  # the first try and two retries
 
 
-def test_server_error_ends_in_endpoint_error() -> None:
-    server = Server(error(500, "api_error", "Internal server error"))
+def test_server_error_ends_in_endpoint_error(server: ScriptedServer) -> None:
+    server.answer(error(500, "api_error", "Internal server error"))
 
     with pytest.raises(EndpointError) as caught:
         model_for(server).chat([Message.user("hello")])
@@ -305,8 +278,8 @@ def test_server_error_ends_in_endpoint_error() -> None:
     assert "Internal server error" in str(caught.value)
 
 
-def test_overload_then_success_is_retried() -> None:
-    server = Server(error(529, "overloaded_error", "Overloaded"), text_reply("Fine now."))
+def test_overload_then_success_is_retried(server: ScriptedServer) -> None:
+    server.answer(error(529, "overloaded_error", "Overloaded"), text_reply("Fine now."))
 
     reply = model_for(server).chat([Message.user("hello")])
 
@@ -314,8 +287,8 @@ def test_overload_then_success_is_retried() -> None:
     assert len(server.requests) == 2
 
 
-def test_rejected_key_hint_names_the_variable() -> None:
-    server = Server(error(401, "authentication_error", "invalid x-api-key"))
+def test_rejected_key_hint_names_the_variable(server: ScriptedServer) -> None:
+    server.answer(error(401, "authentication_error", "invalid x-api-key"))
 
     with pytest.raises(EndpointError) as caught:
         model_for(server).chat([Message.user("hello")])
@@ -324,9 +297,9 @@ def test_rejected_key_hint_names_the_variable() -> None:
     assert caught.value.hint and f"${KEY_ENV}" in caught.value.hint
 
 
-def test_error_event_mid_stream_becomes_endpoint_error() -> None:
-    server = Server(
-        streaming(
+def test_error_event_mid_stream_becomes_endpoint_error(server: ScriptedServer) -> None:
+    server.answer(
+        sse(
             message_start(),
             text_block(0, "Partial"),
             event("error", error={"type": "overloaded_error", "message": "Overloaded"}),
@@ -349,13 +322,9 @@ def test_unreachable_endpoint_names_the_host(unused_port: int) -> None:
     assert "Cannot reach 127.0.0.1 (model profile 'claude')" in str(caught.value)
 
 
-def test_timeout_becomes_model_timeout() -> None:
-    def too_slow(request: httpx2.Request) -> httpx2.Response:
-        raise httpx2.ReadTimeout("timed out", request=request)
-
-    model = AnthropicChatModel(
-        profile(timeout=3), transport=httpx2.MockTransport(too_slow), max_retries=0
-    )
+def test_timeout_becomes_model_timeout(server: ScriptedServer) -> None:
+    server.time_out()
+    model = AnthropicChatModel(profile(timeout=3), transport=server.transport, max_retries=0)
 
     with pytest.raises(ModelTimeout) as caught:
         model.chat([Message.user("hello")])
@@ -372,8 +341,7 @@ def test_missing_api_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
     assert KEY_ENV in str(caught.value)
 
 
-def test_offline_mode_refuses_without_sending() -> None:
-    server = Server(text_reply("should never be seen"))
+def test_offline_mode_refuses_without_sending(server: ScriptedServer) -> None:
     model = AnthropicChatModel(profile(), offline=True, transport=server.transport)
 
     started = time.monotonic()
@@ -396,8 +364,8 @@ def test_offline_setting_reaches_the_backend() -> None:
         model.chat([Message.user("hello")])
 
 
-def test_structured_output_through_the_json_retry_loop() -> None:
-    server = Server(
+def test_structured_output_through_the_json_retry_loop(server: ScriptedServer) -> None:
+    server.answer(
         text_reply("Lyon, France."),
         text_reply('{"name": "Lyon", ', '"country": "France"}'),
     )
@@ -409,8 +377,8 @@ def test_structured_output_through_the_json_retry_loop() -> None:
     assert "JSON" in server.body(0)["system"]  # the base class's instruction
 
 
-def test_native_structured_output_when_the_profile_turns_it_on() -> None:
-    server = Server(text_reply('{"name": "Lyon", "country": "France"}'))
+def test_native_structured_output_when_the_profile_turns_it_on(server: ScriptedServer) -> None:
+    server.answer(text_reply('{"name": "Lyon", "country": "France"}'))
 
     city = model_for(server, supports_schema=True).structured(
         [Message.user("A city in France?")], City

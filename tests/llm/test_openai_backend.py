@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
@@ -19,6 +18,9 @@ from psi.llm.openai_chat import OpenAIChatModel
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, ToolCall, ToolSpec
 
+if TYPE_CHECKING:
+    from conftest import ScriptedServer
+
 KEY_ENV = "PSI_TEST_OPENAI_KEY"
 
 
@@ -28,18 +30,21 @@ class City(BaseModel):
 
 
 def profile(**overrides: Any) -> ModelProfile:
-    fields: dict[str, Any] = {
+    fields = {
         "name": "remote",
         "backend": Backend.openai,
         "model": "gpt-test",
         "base_url": "https://api.example.test/v1",
         "max_tokens": 64,
     }
-    fields.update(overrides)
-    return ModelProfile(**fields)
+    return ModelProfile.model_validate({**fields, **overrides})
 
 
-# -- a scripted OpenAI server --------------------------------------------------
+def model_for(server: ScriptedServer, **overrides: Any) -> OpenAIChatModel:
+    return OpenAIChatModel(profile(**overrides), transport=server.transport)
+
+
+# -- the wire format, scripted ----------------------------------------------------
 
 
 def sse(*events: dict[str, Any]) -> bytes:
@@ -76,41 +81,8 @@ def text_stream(*pieces: str, finish: str = "stop") -> bytes:
     )
 
 
-def streaming(body: bytes) -> httpx2.Response:
-    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
-
-
 def error(status: int, message: str) -> httpx2.Response:
-    # retry-after-ms keeps the SDK's backoff from slowing the tests down.
-    return httpx2.Response(
-        status,
-        headers={"retry-after-ms": "1"},
-        json={"error": {"message": message, "type": "server_error"}},
-    )
-
-
-class Server:
-    """Answers requests in order from a script, and keeps what it was sent."""
-
-    def __init__(self, *answers: httpx2.Response | Callable[[httpx2.Request], httpx2.Response]):
-        self.answers = list(answers)
-        self.requests: list[httpx2.Request] = []
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return answer(request) if callable(answer) else answer
-
-    @property
-    def transport(self) -> httpx2.MockTransport:
-        return httpx2.MockTransport(self)
-
-    def body(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
-
-
-def model_for(server: Server, **overrides: Any) -> OpenAIChatModel:
-    return OpenAIChatModel(profile(**overrides), transport=server.transport)
+    return httpx2.Response(status, json={"error": {"message": message, "type": "server_error"}})
 
 
 # -- against a real server on 127.0.0.1 -----------------------------------------
@@ -156,10 +128,10 @@ def test_structured_output_from_llama_cpp_server(llama_server: str) -> None:
     # llama-cpp-python's server constrains output with its own json_object+schema
     # form; SmolLM2-135M cannot follow a JSON instruction without it. Even
     # constrained, its sampled strings can run on, so it answers greedily here.
-    model = OpenAIChatModel(
-        profile(base_url=llama_server, model="smollm2", max_tokens=80, temperature=0),
-        schema_format="json_object",
+    settings = local_settings(
+        llama_server, max_tokens=80, temperature=0, schema_format="json_object"
     )
+    model = OpenAIChatModel.from_profile(settings.profile("srv"), settings)
 
     city = model.structured([Message.user("Which city is the capital of France?")], City)
 
@@ -180,25 +152,37 @@ def test_llama_cpp_server_rejects_json_schema_response_format(llama_server: str)
     assert "json_object" in str(caught.value)
 
 
+def test_profile_schema_format_reaches_the_request(server: ScriptedServer, server_url: str) -> None:
+    server.answer(text_stream('{"name": "Lyon", "country": "France"}'))
+    settings = local_settings(f"{server_url}/v1", schema_format="json_object")
+    model = OpenAIChatModel.from_profile(settings.profile("srv"), settings)
+
+    city = model.structured([Message.user("A city in France?")], City)
+
+    assert city == City(name="Lyon", country="France")
+    assert server.body()["response_format"] == {
+        "type": "json_object",
+        "schema": City.model_json_schema(),
+    }
+
+
 # -- against a scripted server ----------------------------------------------------
 
 
-def test_rate_limit_then_success_is_retried() -> None:
-    server = Server(error(429, "Slow down"), streaming(text_stream("Hi", " there")))
-    model = model_for(server)
+def test_rate_limit_then_success_is_retried(server: ScriptedServer) -> None:
+    server.answer(error(429, "Slow down"), text_stream("Hi", " there"))
 
-    reply = model.chat([Message.user("hello")])
+    reply = model_for(server).chat([Message.user("hello")])
 
     assert reply.text == "Hi there"
     assert len(server.requests) == 2
 
 
-def test_repeated_server_errors_end_in_endpoint_error() -> None:
-    server = Server(error(500, "The engine is on fire"))
-    model = model_for(server)
+def test_repeated_server_errors_end_in_endpoint_error(server: ScriptedServer) -> None:
+    server.answer(error(500, "The engine is on fire"))
 
     with pytest.raises(EndpointError) as caught:
-        model.chat([Message.user("hello")])
+        model_for(server).chat([Message.user("hello")])
 
     assert caught.value.host == "api.example.test"
     assert caught.value.status == 500
@@ -228,18 +212,22 @@ def test_missing_api_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
     assert caught.value.hint and KEY_ENV in caught.value.hint
 
 
-def test_api_key_is_sent_as_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_key_is_sent_as_bearer_token(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-test-123")
-    server = Server(streaming(text_stream("ok")))
+    server.answer(text_stream("ok"))
 
     model_for(server, api_key_env=KEY_ENV).chat([Message.user("hello")])
 
     assert server.requests[0].headers["authorization"] == "Bearer sk-test-123"
 
 
-def test_rejected_key_hint_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_key_hint_names_the_variable(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-wrong")
-    server = Server(error(401, "Incorrect API key provided"))
+    server.answer(error(401, "Incorrect API key provided"))
 
     with pytest.raises(EndpointError) as caught:
         model_for(server, api_key_env=KEY_ENV).chat([Message.user("hello")])
@@ -250,8 +238,7 @@ def test_rejected_key_hint_names_the_variable(monkeypatch: pytest.MonkeyPatch) -
     assert len(server.requests) == 1  # a wrong key is not worth retrying
 
 
-def test_offline_mode_refuses_a_remote_host_without_sending() -> None:
-    server = Server(streaming(text_stream("should never be seen")))
+def test_offline_mode_refuses_a_remote_host_without_sending(server: ScriptedServer) -> None:
     model = OpenAIChatModel(profile(), offline=True, transport=server.transport)
 
     started = time.monotonic()
@@ -273,8 +260,8 @@ def test_offline_setting_reaches_the_backend() -> None:
     assert "api.openai.com" in str(caught.value)
 
 
-def test_offline_mode_lets_loopback_through() -> None:
-    server = Server(streaming(text_stream("local", " answer")))
+def test_offline_mode_lets_loopback_through(server: ScriptedServer) -> None:
+    server.answer(text_stream("local", " answer"))
     model = OpenAIChatModel(
         profile(base_url="http://127.0.0.1:8080/v1"), offline=True, transport=server.transport
     )
@@ -282,36 +269,29 @@ def test_offline_mode_lets_loopback_through() -> None:
     assert model.chat([Message.user("hello")]).text == "local answer"
 
 
-def test_native_tool_call_round_trip() -> None:
-    weather = ToolSpec(
-        name="get_weather",
-        description="Current weather for a city.",
-        parameters={"type": "object", "properties": {"city": {"type": "string"}}},
-    )
-    server = Server(
-        streaming(
-            sse(
-                chunk({"role": "assistant", "content": None}),
-                chunk(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": 0,
-                                "id": "call_abc",
-                                "type": "function",
-                                "function": {"name": "get_weather", "arguments": ""},
-                            }
-                        ]
-                    }
-                ),
-                chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Pa'}}]}),
-                chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ris"}'}}]}),
-                chunk(finish="tool_calls"),
-            )
+def test_native_tool_call_round_trip(server: ScriptedServer, weather_tool: ToolSpec) -> None:
+    server.answer(
+        sse(
+            chunk({"role": "assistant", "content": None}),
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_abc",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": ""},
+                        }
+                    ]
+                }
+            ),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Pa'}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ris"}'}}]}),
+            chunk(finish="tool_calls"),
         )
     )
 
-    reply = model_for(server).chat([Message.user("Weather in Paris?")], tools=[weather])
+    reply = model_for(server).chat([Message.user("Weather in Paris?")], tools=[weather_tool])
 
     assert reply.finish_reason == "tool_calls"
     assert reply.tool_calls == [
@@ -329,8 +309,8 @@ def test_native_tool_call_round_trip() -> None:
     ]
 
 
-def test_tool_history_is_serialised_in_openai_format() -> None:
-    server = Server(streaming(text_stream("It is sunny in Paris.")))
+def test_tool_history_is_serialised_in_openai_format(server: ScriptedServer) -> None:
+    server.answer(text_stream("It is sunny in Paris."))
     call = ToolCall(id="call_abc", name="get_weather", arguments={"city": "Paris"})
     conversation = [
         Message.system("You are helpful."),
@@ -360,8 +340,8 @@ def test_tool_history_is_serialised_in_openai_format() -> None:
     ]
 
 
-def test_options_and_usage() -> None:
-    server = Server(streaming(text_stream("one", " two", finish="length")))
+def test_options_and_usage(server: ScriptedServer) -> None:
+    server.answer(text_stream("one", " two", finish="length"))
     options = ChatOptions(max_tokens=2, temperature=0.2, seed=7, stop=["\n\n"])
 
     reply = model_for(server).chat([Message.user("count")], options=options)
@@ -378,8 +358,8 @@ def test_options_and_usage() -> None:
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (11, 2)
 
 
-def test_openai_itself_gets_max_completion_tokens() -> None:
-    server = Server(streaming(text_stream("ok")))
+def test_openai_itself_gets_max_completion_tokens(server: ScriptedServer) -> None:
+    server.answer(text_stream("ok"))
     model = model_for(server, base_url="https://api.openai.com/v1")
 
     model.chat([Message.user("hello")], options=ChatOptions(max_tokens=5))
@@ -388,8 +368,8 @@ def test_openai_itself_gets_max_completion_tokens() -> None:
     assert "max_tokens" not in server.body()
 
 
-def test_native_schema_sends_json_schema_response_format() -> None:
-    server = Server(streaming(text_stream('{"name": "Lyon",', ' "country": "France"}')))
+def test_native_schema_sends_json_schema_response_format(server: ScriptedServer) -> None:
+    server.answer(text_stream('{"name": "Lyon",', ' "country": "France"}'))
 
     city = model_for(server).structured([Message.user("A city in France?")], City)
 
@@ -400,10 +380,10 @@ def test_native_schema_sends_json_schema_response_format() -> None:
     assert response_format["json_schema"]["schema"] == City.model_json_schema()
 
 
-def test_schema_retry_loop_when_native_schema_is_off() -> None:
-    server = Server(
-        streaming(text_stream("Lyon is a lovely city in France.")),
-        streaming(text_stream('{"name": "Lyon", "country": "France"}')),
+def test_schema_retry_loop_when_native_schema_is_off(server: ScriptedServer) -> None:
+    server.answer(
+        text_stream("Lyon is a lovely city in France."),
+        text_stream('{"name": "Lyon", "country": "France"}'),
     )
     model = model_for(server, supports_schema=False)
 
@@ -415,13 +395,9 @@ def test_schema_retry_loop_when_native_schema_is_off() -> None:
     assert re_ask["role"] == "user" and "not valid" in re_ask["content"]
 
 
-def test_timeout_becomes_model_timeout() -> None:
-    def too_slow(request: httpx2.Request) -> httpx2.Response:
-        raise httpx2.ReadTimeout("timed out", request=request)
-
-    model = OpenAIChatModel(
-        profile(timeout=3), transport=httpx2.MockTransport(too_slow), max_retries=0
-    )
+def test_timeout_becomes_model_timeout(server: ScriptedServer) -> None:
+    server.time_out()
+    model = OpenAIChatModel(profile(timeout=3), transport=server.transport, max_retries=0)
 
     with pytest.raises(ModelTimeout) as caught:
         model.chat([Message.user("hello")])
@@ -429,13 +405,11 @@ def test_timeout_becomes_model_timeout() -> None:
     assert "3 s" in str(caught.value)
 
 
-def test_error_event_mid_stream_becomes_endpoint_error() -> None:
-    server = Server(
-        streaming(
-            sse(
-                chunk({"content": "Partial"}),
-                {"error": {"message": "Model crashed", "type": "server_error"}},
-            )
+def test_error_event_mid_stream_becomes_endpoint_error(server: ScriptedServer) -> None:
+    server.answer(
+        sse(
+            chunk({"content": "Partial"}),
+            {"error": {"message": "Model crashed", "type": "server_error"}},
         )
     )
 

@@ -1,9 +1,9 @@
 """The `anthropic` backend: Claude through the Messages API, streamed.
 
 Same shape as the openai backend: the profile names the endpoint and the
-environment variable holding the key, the HTTP client comes from psi.egress
-(offline refusal, and later the ledger), and every failure leaves here as a
-psi error. Messages map onto the wire like this:
+environment variable holding the key, and psi.llm.remote does the client, the
+offline check and the errors; this module is the wire format. Messages map
+onto the wire like this:
 
 - system messages are joined into the request's `system` parameter;
 - assistant tool calls become `tool_use` blocks, tool results become
@@ -28,13 +28,11 @@ prompt caching, and exact token counting (the base estimate stands).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
-import httpx2
 from anthropic.types import (
     ContentBlockParam,
     InputJSONDelta,
@@ -50,13 +48,16 @@ from anthropic.types import (
     ToolUseBlock,
 )
 
-from psi import egress
-from psi.config import ModelProfile, Settings
-from psi.errors import BadModelOutput, EndpointError, ModelError, ModelTimeout, OfflineRefusal
-from psi.llm.base import ChatModel
+from psi.llm.remote import (
+    ClientOptions,
+    RemoteChatModel,
+    ServerFault,
+    one_line,
+    request_timeout,
+    tool_arguments,
+)
 from psi.llm.types import ChatOptions, Chunk, FinishReason, Message, ToolCall, ToolSpec, Usage
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -68,45 +69,22 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-class AnthropicChatModel(ChatModel):
+class AnthropicChatModel(RemoteChatModel[anthropic.Anthropic]):
     backend = "anthropic"
     supports_tools = True
     supports_schema = False
+    default_base_url = "https://api.anthropic.com"
+    sdk_error = anthropic.AnthropicError
+    sdk_timeout = anthropic.APITimeoutError
+    sdk_connection_error = anthropic.APIConnectionError
+    timeout_hint = "Raise the profile's timeout, or ask for a shorter answer."
+    unreachable_hint = (
+        "Check your network and the base_url {base_url} under [models.{name}] in config.toml."
+    )
+    mid_answer_hint = "Try again in a minute, or pick another model with --model."
 
-    def __init__(
-        self,
-        profile: ModelProfile,
-        *,
-        offline: bool = False,
-        transport: httpx2.BaseTransport | None = None,
-        max_retries: int = 2,
-    ) -> None:
-        super().__init__(profile)
-        # An unset base_url means Anthropic itself, never $ANTHROPIC_BASE_URL
-        # or an SDK profile on disk: psi's config alone decides where requests go.
-        self.base_url = profile.base_url or DEFAULT_BASE_URL
-        self.host = httpx2.URL(self.base_url).host
-        self.offline = offline
-        self._purpose = f"a chat request (model profile '{self.name}')"
-        self._client = anthropic.Anthropic(
-            # Always explicit, so the SDK never goes looking for credentials itself.
-            api_key=profile.api_key() or "not-needed",
-            base_url=self.base_url,
-            http_client=egress.http_client(
-                purpose=self._purpose,
-                offline=offline,
-                timeout=profile.timeout,
-                transport=transport,
-            ),
-            max_retries=max_retries,
-        )
-
-    @classmethod
-    def from_profile(cls, profile: ModelProfile, settings: Settings) -> AnthropicChatModel:
-        return cls(profile, offline=settings.offline)
-
-    def close(self) -> None:
-        self._client.close()
+    def _connect(self, options: ClientOptions) -> anthropic.Anthropic:
+        return anthropic.Anthropic(**options)
 
     def _generate(
         self,
@@ -116,24 +94,21 @@ class AnthropicChatModel(ChatModel):
         json_schema: dict[str, Any] | None,
         options: ChatOptions,
     ) -> Iterator[Chunk]:
-        # The SDK would wrap the egress hook's refusal as a connection error
-        # and retry it with backoff; refusing here first costs nothing.
-        egress.check_destination(self.base_url, offline=self.offline, purpose=self._purpose)
-        system, turns = wire_messages(messages)
-        params: dict[str, Any] = {}
-        if system:
-            params["system"] = system
-        if options.stop:
-            params["stop_sequences"] = list(options.stop)
-        if tools:
-            params["tools"] = [wire_tool(tool) for tool in tools]
-        if json_schema is not None:
-            params["output_config"] = {
-                "format": {"type": "json_schema", "schema": closed_schema(json_schema)}
-            }
-        if options.timeout is not None:
-            params["timeout"] = httpx2.Timeout(options.timeout, connect=min(options.timeout, 10.0))
-        try:
+        with self._api_call(options):
+            system, turns = wire_messages(messages)
+            params: dict[str, Any] = {}
+            if system:
+                params["system"] = system
+            if options.stop:
+                params["stop_sequences"] = list(options.stop)
+            if tools:
+                params["tools"] = [wire_tool(tool) for tool in tools]
+            if json_schema is not None:
+                params["output_config"] = {
+                    "format": {"type": "json_schema", "schema": closed_schema(json_schema)}
+                }
+            if options.timeout is not None:
+                params["timeout"] = request_timeout(options.timeout)
             stream = self._client.messages.create(
                 model=self.model_id,
                 # The API has no default reply budget, so one is always sent.
@@ -144,12 +119,6 @@ class AnthropicChatModel(ChatModel):
             )
             with stream:
                 yield from self._read(stream)
-        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
-            refusal = _offline_refusal(exc)
-            if refusal is not None:
-                # The egress hook said no; the SDK's wrapper adds nothing to that.
-                raise refusal from None
-            raise self._psi_error(exc, options) from exc
 
     def _read(self, stream: Iterable[RawMessageStreamEvent]) -> Iterator[Chunk]:
         calls: dict[int, _PartialCall] = {}
@@ -193,55 +162,17 @@ class AnthropicChatModel(ChatModel):
         tool_calls = [calls[index].finish(self.name) for index in sorted(calls)]
         yield Chunk(tool_calls=tool_calls, usage=usage, finish_reason=finish)
 
-    def _psi_error(self, exc: Exception, options: ChatOptions) -> ModelError:
-        where = f"(model profile '{self.name}')"
-        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-            seconds = options.timeout or self.profile.timeout
-            return ModelTimeout(
-                f"{self.host} did not answer within {seconds:g} s {where}.",
-                hint="Raise the profile's timeout, or ask for a shorter answer.",
-            )
-        if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
-            return EndpointError(
-                f"Cannot reach {self.host} {where}.",
-                host=self.host,
-                hint=f"Check your network and the base_url {self.base_url} "
-                f"under [models.{self.name}] in config.toml.",
-            )
-        if isinstance(exc, anthropic.APIStatusError):
-            detail = _short(exc.api_message or exc.message)
-            if exc.status_code < 400:
-                # An `error` event in the middle of a stream that began with 200.
-                return EndpointError(
-                    f"{self.host} reported an error mid-answer {where}: {detail}",
-                    host=self.host,
-                    hint="Try again in a minute, or pick another model with --model.",
-                )
-            return EndpointError(
-                f"{self.host} answered HTTP {exc.status_code} {where}: {detail}",
-                host=self.host,
-                status=exc.status_code,
-                hint=self._status_hint(exc.status_code),
-            )
-        return EndpointError(f"Talking to {self.host} failed {where}: {exc}", host=self.host)
+    def _server_fault(self, exc: Exception) -> ServerFault | None:
+        if not isinstance(exc, anthropic.APIStatusError):
+            return None
+        detail = one_line(exc.api_message or exc.message)
+        # An `error` event in the middle of a stream that began with 200 keeps that status.
+        return ServerFault(exc.status_code if exc.status_code >= 400 else None, detail)
 
     def _status_hint(self, status: int) -> str:
-        if status in (401, 403):
-            if self.profile.api_key_env:
-                return f"Check that ${self.profile.api_key_env} holds a valid key for {self.host}."
-            return (
-                f"The server wants an API key: set api_key_env under [models.{self.name}] "
-                "to the name of the environment variable that holds it."
-            )
-        if status == 404:
-            return f"Check the model id '{self.model_id}' and the base_url {self.base_url}."
-        if status == 429:
-            return "Rate limited even after retries: wait a little, or pick another model."
         if status == 529:
             return "The API is overloaded; try again in a minute, or pick another model."
-        if status >= 500:
-            return "The server failed; try again later, or pick another model with --model."
-        return "The server rejected the request; the message above says why."
+        return super()._status_hint(status)
 
 
 # -- wire format (pure) ------------------------------------------------------
@@ -318,41 +249,14 @@ class _PartialCall:
     partial_json: str = ""
 
     def finish(self, model: str) -> ToolCall:
-        if not self.partial_json.strip():
-            return ToolCall(id=self.id, name=self.name, arguments=self.start_input)
-        try:
-            arguments = json.loads(self.partial_json)
-        except json.JSONDecodeError as exc:
-            raise BadModelOutput(
-                f"Model '{model}' called tool '{self.name}' with input that is not JSON "
-                f"({exc.msg}): {self.partial_json[:200]}",
-                hint="Raise max_tokens if the answer was cut short.",
-            ) from None
-        if not isinstance(arguments, dict):
-            raise BadModelOutput(
-                f"Model '{model}' called tool '{self.name}' with input that is not a JSON "
-                f"object: {self.partial_json[:200]}",
-            )
+        if self.partial_json.strip():
+            arguments = tool_arguments(self.partial_json, model=model, tool=self.name)
+        else:
+            # No deltas: the whole input (often {}) came in the block's start.
+            arguments = self.start_input
         return ToolCall(id=self.id, name=self.name, arguments=arguments)
 
 
 def _input_tokens(base: int | None, *cached: int | None) -> int:
     # Cache writes and reads are prompt tokens too; the API counts them apart.
     return (base or 0) + sum(count or 0 for count in cached)
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _offline_refusal(exc: BaseException) -> OfflineRefusal | None:
-    """The egress hook's refusal, if the SDK wrapped one into its own error."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OfflineRefusal):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None

@@ -2,22 +2,18 @@
 
 One adapter for many hosts (OpenAI, Ollama, vLLM, LM Studio, llama.cpp's
 server, OpenRouter, Gemini's compatible endpoint): the profile's `base_url`
-and `api_key_env` name the endpoint and its key; everything else is the wire
-format. Requests always stream; text arrives as deltas, and tool calls, usage
-and the finish reason arrive in one final Chunk.
+and `api_key_env` name the endpoint and its key; psi.llm.remote does the
+client, the offline check and the errors, and this module the wire format.
+Requests always stream; text arrives as deltas, and tool calls, usage and the
+finish reason arrive in one final Chunk.
 
 - Tools go out as native function tools; tool-call deltas are assembled by
   index and their arguments parsed from JSON at the end of the stream.
 - A schema goes out as `response_format: json_schema` (not strict, so any
   pydantic schema is accepted); the base class still validates the result.
   llama-cpp-python's server rejects that form but constrains output with its
-  own `{"type": "json_object", "schema": ...}`: `schema_format="json_object"`
-  sends that instead.
-- 429 and 5xx are retried with backoff by the SDK (`max_retries`); every
-  failure leaves here as a psi error (EndpointError, ModelTimeout,
-  OfflineRefusal, BadModelOutput), never as an SDK exception.
-- The HTTP client comes from psi.egress, so its offline check (and, later,
-  redaction and the ledger) sees every request.
+  own `{"type": "json_object", "schema": ...}`: a profile with
+  `schema_format = "json_object"` sends that instead.
 
 Left out: the Responses API, audio and images, `n > 1`, logprobs, and exact
 token counting (`count_tokens` stays the base estimate).
@@ -31,7 +27,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx2
 import openai
 from openai.types.chat import (
     ChatCompletionChunk,
@@ -41,13 +36,16 @@ from openai.types.chat import (
 )
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCallFunction
 
-from psi import egress
-from psi.config import ModelProfile, Settings
-from psi.errors import BadModelOutput, EndpointError, ModelError, ModelTimeout, OfflineRefusal
-from psi.llm.base import ChatModel
+from psi.llm.remote import (
+    ClientOptions,
+    RemoteChatModel,
+    ServerFault,
+    one_line,
+    request_timeout,
+    tool_arguments,
+)
 from psi.llm.types import ChatOptions, Chunk, FinishReason, Message, ToolCall, ToolSpec, Usage
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OpenAI's own reasoning models refuse `max_tokens`; most other servers only know it.
 _MAX_COMPLETION_TOKENS_HOSTS = frozenset({"api.openai.com"})
 _FINISH: dict[str, FinishReason] = {
@@ -59,47 +57,31 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-class OpenAIChatModel(ChatModel):
+class OpenAIChatModel(RemoteChatModel[openai.OpenAI]):
     backend = "openai"
     supports_tools = True
     supports_schema = True
+    default_base_url = "https://api.openai.com/v1"
+    sdk_error = openai.OpenAIError
+    sdk_timeout = openai.APITimeoutError
+    sdk_connection_error = openai.APIConnectionError
+    # Often a server on this machine or the LAN, which may be down or busy.
+    timeout_hint = (
+        "Raise the profile's timeout, ask for a shorter answer, "
+        "or check that the server is not overloaded."
+    )
+    unreachable_hint = (
+        "Check that the server at {base_url} is running and reachable, "
+        "or fix base_url under [models.{name}] in config.toml."
+    )
+    mid_answer_hint = "Try again; if it keeps happening, pick another model with --model."
 
-    def __init__(
-        self,
-        profile: ModelProfile,
-        *,
-        offline: bool = False,
-        transport: httpx2.BaseTransport | None = None,
-        max_retries: int = 2,
-        schema_format: Literal["json_schema", "json_object"] = "json_schema",
-    ) -> None:
-        super().__init__(profile)
-        self.schema_format = schema_format
-        # An unset base_url means OpenAI itself, never $OPENAI_BASE_URL: the
-        # profile alone decides where psi's requests go.
-        self.base_url = profile.base_url or DEFAULT_BASE_URL
-        self.host = httpx2.URL(self.base_url).host
-        self.offline = offline
-        self._purpose = f"a chat request (model profile '{self.name}')"
-        self._client = openai.OpenAI(
-            base_url=self.base_url,
-            # Local servers want no key, but the SDK insists on one.
-            api_key=profile.api_key() or "not-needed",
-            http_client=egress.http_client(
-                purpose=self._purpose,
-                offline=offline,
-                timeout=profile.timeout,
-                transport=transport,
-            ),
-            max_retries=max_retries,
-        )
+    @property
+    def schema_format(self) -> Literal["json_schema", "json_object"]:
+        return self.profile.schema_format or "json_schema"
 
-    @classmethod
-    def from_profile(cls, profile: ModelProfile, settings: Settings) -> OpenAIChatModel:
-        return cls(profile, offline=settings.offline)
-
-    def close(self) -> None:
-        self._client.close()
+    def _connect(self, options: ClientOptions) -> openai.OpenAI:
+        return openai.OpenAI(**options)
 
     def _generate(
         self,
@@ -109,25 +91,16 @@ class OpenAIChatModel(ChatModel):
         json_schema: dict[str, Any] | None,
         options: ChatOptions,
     ) -> Iterator[Chunk]:
-        # Refuse before the SDK's retry loop gets a chance to sleep on it.
-        egress.check_destination(self.base_url, offline=self.offline, purpose=self._purpose)
-        request = self._optional_params(tools=tools, json_schema=json_schema, options=options)
-        try:
+        with self._api_call(options):
             stream = self._client.chat.completions.create(
                 model=self.model_id,
                 messages=[wire_message(m) for m in messages],
                 stream=True,
                 stream_options={"include_usage": True},
-                **request,
+                **self._optional_params(tools=tools, json_schema=json_schema, options=options),
             )
             with stream:
                 yield from self._read(stream)
-        except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            refusal = _offline_refusal(exc)
-            if refusal is not None:
-                # The egress hook said no; the SDK's wrapper adds nothing to that.
-                raise refusal from None
-            raise self._psi_error(exc, options) from exc
 
     # -- request ------------------------------------------------------------
 
@@ -154,8 +127,7 @@ class OpenAIChatModel(ChatModel):
         if options.stop:
             request["stop"] = list(options.stop)
         if options.timeout is not None:
-            # Connecting should fail fast even when a long answer is allowed.
-            request["timeout"] = httpx2.Timeout(options.timeout, connect=min(options.timeout, 10.0))
+            request["timeout"] = request_timeout(options.timeout)
         if tools:
             request["tools"] = [wire_tool(tool) for tool in tools]
         if json_schema is not None:
@@ -192,56 +164,13 @@ class OpenAIChatModel(ChatModel):
 
     # -- errors -------------------------------------------------------------
 
-    def _psi_error(self, exc: Exception, options: ChatOptions) -> ModelError:
-        where = f"(model profile '{self.name}')"
-        if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-            seconds = options.timeout or self.profile.timeout
-            return ModelTimeout(
-                f"{self.host} did not answer within {seconds:g} s {where}.",
-                hint="Raise the profile's timeout, ask for a shorter answer, "
-                "or check that the server is not overloaded.",
-            )
-        if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-            return EndpointError(
-                f"Cannot reach {self.host} {where}.",
-                host=self.host,
-                hint=f"Check that the server at {self.base_url} is running and reachable, "
-                f"or fix base_url under [models.{self.name}] in config.toml.",
-            )
+    def _server_fault(self, exc: Exception) -> ServerFault | None:
         if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            detail = _server_message(exc.body) or exc.message
-            return EndpointError(
-                f"{self.host} answered HTTP {status} {where}: {detail}",
-                host=self.host,
-                status=status,
-                hint=self._status_hint(status),
-            )
+            return ServerFault(exc.status_code, _server_message(exc.body) or exc.message)
         if isinstance(exc, openai.APIError):
             # An error event in the middle of an otherwise successful stream.
-            detail = _server_message(exc.body) or exc.message
-            return EndpointError(
-                f"{self.host} reported an error mid-answer {where}: {detail}",
-                host=self.host,
-                hint="Try again; if it keeps happening, pick another model with --model.",
-            )
-        return EndpointError(f"Talking to {self.host} failed {where}: {exc}", host=self.host)
-
-    def _status_hint(self, status: int) -> str:
-        if status in (401, 403):
-            if self.profile.api_key_env:
-                return f"Check that ${self.profile.api_key_env} holds a valid key for {self.host}."
-            return (
-                f"The server wants an API key: set api_key_env under [models.{self.name}] "
-                "to the name of the environment variable that holds it."
-            )
-        if status == 404:
-            return f"Check the model id '{self.model_id}' and the base_url {self.base_url}."
-        if status == 429:
-            return "Rate limited even after retries: wait a little, or pick another model."
-        if status >= 500:
-            return "The server failed; try again later, or pick another model with --model."
-        return "The server rejected the request; the message above says why."
+            return ServerFault(None, _server_message(exc.body) or exc.message)
+        return None
 
 
 # -- wire format (pure) ------------------------------------------------------
@@ -315,20 +244,7 @@ class _PartialCall:
             self.arguments += function.arguments
 
     def finish(self, model: str, position: int) -> ToolCall:
-        try:
-            arguments = json.loads(self.arguments) if self.arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise BadModelOutput(
-                f"Model '{model}' called tool '{self.name}' with arguments that are not "
-                f"JSON ({exc.msg}): {self.arguments[:200]}",
-                hint="Raise max_tokens if the answer was cut short, or try a larger model.",
-            ) from None
-        if not isinstance(arguments, dict):
-            raise BadModelOutput(
-                f"Model '{model}' called tool '{self.name}' with arguments that are not "
-                f"a JSON object: {self.arguments[:200]}",
-                hint="A larger model follows tool schemas better; pick one with --model.",
-            )
+        arguments = tool_arguments(self.arguments, model=model, tool=self.name)
         return ToolCall(id=self.id or f"call_{position}", name=self.name, arguments=arguments)
 
 
@@ -342,17 +258,4 @@ def _server_message(body: object) -> str:
         text = body
     else:
         text = ""
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _offline_refusal(exc: BaseException) -> OfflineRefusal | None:
-    """The egress hook's refusal, if the SDK wrapped one into its own error."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OfflineRefusal):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return one_line(text)

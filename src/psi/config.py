@@ -119,7 +119,9 @@ def builtin_profiles() -> dict[str, ModelProfile]:
             model=DEFAULT_MODEL_REF,
             local=True,
             open_weight=True,
-            context_window=8192,
+            # SmolLM2 was trained to 8,192 tokens, but a 135M model gains little past
+            # 4,096, and the smaller KV cache loads ~0.07 s faster on every `psi ask`.
+            context_window=4096,
             max_tokens=512,
         )
     }

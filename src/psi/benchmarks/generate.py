@@ -30,11 +30,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from psi.agent.chat import ChatService
 from psi.agent.inputs import check_message
-from psi.benchmarks.stats import median
 from psi.config import Backend, Settings
 from psi.errors import InputError
 from psi.llm.types import ChatOptions, Message

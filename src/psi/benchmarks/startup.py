@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
-from psi.benchmarks.stats import median, p90
+from psi.benchmarks.stats import p90
 
 HEAVY_MODULES = ("torch", "llama_cpp")
 ASK_PROMPT = "Say hello."

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
-
-
-def median(samples: Sequence[float]) -> float:
-    return statistics.median(samples)
 
 
 def p90(samples: Sequence[float]) -> float:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -201,3 +203,50 @@ def test_config_commands(psi_home: Path) -> None:
     assert "offline = true" in shown
     code, _, err = psi("config", "set", "max_message_chars", "zero")
     assert code == 2 and "Not saved" in err
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that is up but broken."""
+
+    def do_POST(self) -> None:
+        body = b'{"error": {"message": "model crashed while loading"}}'
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("retry-after-ms", "1")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_failing_endpoint_reports_host_and_status_and_keeps_the_message(
+    write_config: Callable[[str], Path],
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    write_config(
+        f'default_model = "broken"\n[models.broken]\nbackend = "openai"\nmodel = "m"\n'
+        f'base_url = "http://{host}/v1"\n'
+    )
+    try:
+        code, _, err = psi("ask", "please keep this question")
+    finally:
+        server.shutdown()
+    assert code == 3
+    assert "HTTP 500" in err and "model crashed while loading" in err
+    assert f"{host} answered HTTP 500" in err
+    _, shown, _ = psi("history", "show")
+    assert "please keep this question" in shown
+
+
+def test_missing_default_model_file_says_where_and_how_to_fix(
+    write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
+    write_config(f'[models.local]\nbackend = "llamacpp"\nmodel = "{tmp_path}/moved.gguf"\n')
+    code, _, err = psi("ask", "hello")
+    assert code == 2
+    assert "moved.gguf" in err and "psi config set models.NAME.model" in err
+    assert "Traceback" not in err

@@ -318,8 +318,8 @@ def test_unreachable_endpoint_names_the_host(unused_port: int) -> None:
     with pytest.raises(EndpointError) as caught:
         model.chat([Message.user("hello")])
 
-    assert caught.value.host == "127.0.0.1"
-    assert "Cannot reach 127.0.0.1 (model profile 'claude')" in str(caught.value)
+    assert caught.value.host == f"127.0.0.1:{unused_port}"
+    assert f"Cannot reach 127.0.0.1:{unused_port} (model profile 'claude')" in str(caught.value)
 
 
 def test_timeout_becomes_model_timeout(server: ScriptedServer) -> None:

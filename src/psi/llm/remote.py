@@ -89,7 +89,9 @@ class RemoteChatModel(ChatModel, Generic[ClientT]):
         # environment variable ($OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) or a
         # profile on disk: psi's config alone decides where requests go.
         self.base_url = profile.base_url or self.default_base_url
-        self.host = httpx2.URL(self.base_url).host
+        url = httpx2.URL(self.base_url)
+        # With the port when it is not the scheme's default: local servers differ by port.
+        self.host = url.host if url.port is None else f"{url.host}:{url.port}"
         self.offline = offline
         self._purpose = f"a chat request (model profile '{self.name}')"
         self._client = self._connect(

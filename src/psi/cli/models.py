@@ -30,6 +30,7 @@ def list_() -> None:
 
     settings = load_settings()
     table = Table("", "name", "backend", "model", "runs", "weights", "window", "key", box=None)
+    table.columns[3].overflow = "fold"
     for profile in settings.profiles().values():
         if profile.api_key_env is None:
             key = "-"

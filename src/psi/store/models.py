@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -81,3 +81,31 @@ class Message(Base):
     name: Mapped[str | None] = mapped_column(String(100))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class MemoryItem(Base):
+    """One recallable piece of memory. Today an episode: one message as said, by whom and when.
+
+    `document` is the text the keyword index holds (it may carry context, such
+    as the previous turn); `vector` is the embedding of `text` by `embedder`,
+    empty until the background indexer has run.
+    """
+
+    __tablename__ = "memory_items"
+    __table_args__ = (Index("ix_memory_items_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="episode")
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    speaker: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    document: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    embedder: Mapped[str | None] = mapped_column(String(200))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)

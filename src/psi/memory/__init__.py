@@ -1,0 +1,1 @@
+"""Personal memory: every message indexed for recall (episodes), hybrid retrieval, user control."""

@@ -124,6 +124,21 @@ class Episodes:
                 )
             return [row.id for row in rows]
 
+    def last_text(self, conversation_id: int) -> str | None:
+        """ "speaker: text" of the newest episode in a conversation, if any."""
+        query = (
+            select(MemoryItem.speaker, MemoryItem.text)
+            .where(
+                MemoryItem.user_id == self.user_id,
+                MemoryItem.conversation_id == conversation_id,
+            )
+            .order_by(MemoryItem.id.desc())
+            .limit(1)
+        )
+        with self.store.session() as session:
+            row = session.execute(query).first()
+        return f"{row.speaker}: {row.text}" if row else None
+
     def without_vectors(self, embedder: str, *, limit: int = 256) -> list[tuple[int, str]]:
         query = (
             select(MemoryItem.id, MemoryItem.speaker, MemoryItem.text)

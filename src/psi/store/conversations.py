@@ -65,8 +65,14 @@ class Conversations:
         self.store = store
         self.user_id = user_id
 
-    def create(self, *, model_profile: str | None = None, title: str | None = None) -> int:
-        now = self.store.clock()
+    def create(
+        self,
+        *,
+        model_profile: str | None = None,
+        title: str | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        now = at or self.store.clock()
         with self.store.session() as session:
             row = Conversation(
                 user_id=self.user_id,
@@ -121,9 +127,11 @@ class Conversations:
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
         interrupted: bool = False,
+        at: datetime | None = None,
     ) -> int:
-        """Append `message`; the first user message also titles the conversation."""
-        now = self.store.clock()
+        """Append `message` (said now, or `at` when importing a past one); the first user
+        message also titles the conversation."""
+        now = at or self.store.clock()
         with self.store.session() as session:
             conversation = self._get(session, conversation_id)
             row = Message(

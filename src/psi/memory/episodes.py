@@ -49,9 +49,27 @@ class Said:
     at: datetime
 
 
+# Function words carry no topic; in a small memory BM25 would still weigh them
+# heavily (few documents hold "is"), so a question's own grammar would win.
+STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be been before being
+    below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i
+    if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves""".split()
+)
+
+
 def fts_query(query: str) -> str | None:
-    """An FTS5 query matching any word of `query` (each quoted, so no syntax can leak in)."""
+    """An FTS5 query matching any topical word of `query`, each quoted so no syntax leaks in.
+
+    Falls back to every word when the query is nothing but function words."""
     words = {word.lower() for word in _WORD.findall(query)}
+    topical = words - STOPWORDS
+    words = topical or words
     if not words:
         return None
     return " OR ".join(f'"{word}"' for word in sorted(words))

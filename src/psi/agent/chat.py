@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from psi.agent.context import fit_history
+from psi.agent.context import fit_history, memory_block
 from psi.agent.inputs import check_message
 from psi.clock import Clock, system_clock
 from psi.config import Settings
@@ -26,6 +26,7 @@ from psi.errors import PsiError
 from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, Reply
+from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
 from psi.store.conversations import Conversations, StoredMessage
 from psi.store.db import Store, open_store
 
@@ -38,6 +39,16 @@ class ModelChoice:
     model: ChatModel
 
 
+RECALL_ITEMS = 6
+
+
+def load_embedder(settings: Settings) -> TextEmbedder:
+    # Imported on first use: the embedder pulls in torch, which the CLI must not load at start.
+    from psi.embed.registry import get_embedder
+
+    return get_embedder(settings)
+
+
 class ChatService:
     def __init__(
         self,
@@ -47,6 +58,7 @@ class ChatService:
         user_id: int,
         model: ChatModel,
         conversation_id: int | None = None,
+        memory: Memory | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.settings = settings
@@ -56,6 +68,8 @@ class ChatService:
         self.conversations = Conversations(store, user_id=user_id)
         self.conversation_id = conversation_id
         self.clock = clock
+        self.memory = memory
+        self.indexer = BackgroundIndexer(memory) if memory is not None else None
 
     @classmethod
     def open(
@@ -71,8 +85,14 @@ class ChatService:
         store = open_store(settings.db_url)
         user_id = store.ensure_user(settings.user)
         chat_model = get_model(settings.profile(model), settings)
+        memory = Memory(store, user_id=user_id, embedder=lambda: load_embedder(settings))
         service = cls(
-            settings=settings, store=store, user_id=user_id, model=chat_model, clock=clock
+            settings=settings,
+            store=store,
+            user_id=user_id,
+            model=chat_model,
+            memory=memory,
+            clock=clock,
         )
         if conversation_id is not None:
             service.resume(conversation_id)
@@ -96,10 +116,30 @@ class ChatService:
             return []
         return self.conversations.messages(self.conversation_id)
 
-    def system_message(self) -> Message:
+    def system_message(self, recalled: str | None = None) -> Message:
         base = self.settings.system_prompt or prompt_text("system.md").strip()
         today = self.clock().strftime("%A %d %B %Y")
-        return Message.system(f"{base}\nToday is {today}.")
+        parts = [base, f"Today is {today}."]
+        if recalled:
+            parts.append(recalled)
+        return Message.system("\n".join(parts))
+
+    def recall(self, text: str) -> str | None:
+        """What memory holds about `text`, as a block for the system message (or None)."""
+        if self.memory is None:
+            return None
+        found = [
+            item
+            for item in self.memory.recall(text, limit=RECALL_ITEMS)
+            # This conversation's own turns are in the history already.
+            if item.episode.conversation_id != self.conversation_id
+        ]
+        return memory_block(
+            found,
+            header=prompt_text("memory.md").strip(),
+            budget=self.model.context_window // 4,
+            count=self.model.count_tokens,
+        )
 
     def send(self, text: str, *, options: ChatOptions | None = None) -> Turn:
         """Store the user's message and start the reply. Raises InputError before storing."""
@@ -109,7 +149,7 @@ class ChatService:
         options = options or ChatOptions()
         reserve = options.max_tokens or self.model.profile.max_tokens
         fitted = fit_history(
-            system=self.system_message(),
+            system=self.system_message(self.recall(text)),
             history=history,
             new=new,
             window=self.model.context_window,
@@ -118,8 +158,10 @@ class ChatService:
             model_name=self.model.name,
         )
         if self.conversation_id is None:
-            self.conversation_id = self.conversations.create(model_profile=self.model.name)
-        self.conversations.add(self.conversation_id, new)
+            self.conversation_id = self.conversations.create(
+                model_profile=self.model.name, at=self.clock()
+            )
+        self.conversations.add(self.conversation_id, new, at=self.clock())
         stream = self.model.stream(fitted.messages, options=options)
         return Turn(self, self.conversation_id, stream, dropped=fitted.dropped)
 
@@ -131,6 +173,9 @@ class ChatService:
         return turn.reply
 
     def close(self) -> None:
+        """Finish indexing what this session said (after the last reply), then let go."""
+        if self.indexer is not None:
+            self.indexer.close()
         self.store.dispose()
 
 
@@ -189,4 +234,7 @@ class Turn:
             prompt_tokens=reply.usage.prompt_tokens,
             completion_tokens=reply.usage.completion_tokens,
             interrupted=reply.finish_reason == "interrupted",
+            at=self.service.clock(),
         )
+        if self.service.indexer is not None:
+            self.service.indexer.notify()

@@ -7,11 +7,13 @@ dropped. A message that cannot fit even alone is refused with the numbers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from psi.errors import InputError
 from psi.llm.types import Message
+from psi.memory.service import Recalled
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,35 @@ def fit_history(
         used -= count(kept.pop(0))
     dropped = len(history) - len(kept)
     return Fitted(messages=[system, *kept, new], dropped=dropped, prompt_tokens=used)
+
+
+def memory_block(
+    recalled: Sequence[Recalled],
+    *,
+    header: str,
+    budget: int,
+    count: Callable[[str], int],
+) -> str | None:
+    """Recalled turns as dated, quoted lines under `header`, best first, within `budget` tokens.
+
+    Each hit brings its neighbouring turns; a turn already shown is not repeated.
+    """
+    lines: list[str] = []
+    seen: set[int] = set()
+    used = count(header)
+    for item in recalled:
+        group = []
+        for episode in item.context or [item.episode]:
+            if episode.id in seen:
+                continue
+            quoted = json.dumps(episode.text, ensure_ascii=False)
+            group.append((episode.id, f"[{episode.at:%Y-%m-%d %H:%M}] {episode.speaker}: {quoted}"))
+        cost = sum(count(line) + 1 for _, line in group)
+        if not group or used + cost > budget:
+            continue
+        used += cost
+        seen.update(episode_id for episode_id, _ in group)
+        lines.extend(line for _, line in group)
+    if not lines:
+        return None
+    return header + "\n" + "\n".join(lines)

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import delete, func, select, text, update
 
+from psi.memory.rank import turn_text
 from psi.store.db import Store
 from psi.store.models import MemoryItem, Message
 
@@ -36,6 +37,7 @@ class Episode:
     speaker: str
     text: str
     at: datetime
+    prev_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,13 @@ STOPWORDS = frozenset(
     once only or other our ours ourselves out over own same she should so some such
     than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves""".split()
+    whom why will with would you your yours yourself yourselves""".split()  # noqa: SIM905
 )
+
+
+def day_label(at: datetime) -> str:
+    """ "8 May 2023": the date as people write it, so its words match their questions."""
+    return f"{at.day} {at:%B %Y}"
 
 
 def fts_query(query: str) -> str | None:
@@ -83,6 +90,7 @@ def _episode(row: MemoryItem) -> Episode:
         speaker=row.speaker,
         text=row.text,
         at=row.at,
+        prev_id=row.prev_id,
     )
 
 
@@ -117,49 +125,86 @@ class Episodes:
                 for row in session.scalars(query)
             ]
 
-    def add(self, said: Sequence[Said], documents: Sequence[str]) -> list[int]:
-        """Store episodes and their keyword documents in one transaction."""
+    def add_chain(
+        self, said: Sequence[Said], documents: Sequence[str], *, after: int | None
+    ) -> list[int]:
+        """Store consecutive episodes of one conversation, each linked to the one before
+        (the first to `after`), with their keyword documents, in one transaction."""
+        ids: list[int] = []
         with self.store.session() as session:
-            rows = [
-                MemoryItem(
+            previous = after
+            for item, document in zip(said, documents, strict=True):
+                row = MemoryItem(
                     user_id=self.user_id,
                     kind="episode",
                     message_id=item.message_id,
                     conversation_id=item.conversation_id,
+                    prev_id=previous,
                     speaker=item.speaker,
                     text=item.text,
                     document=document,
                     at=item.at,
                 )
-                for item, document in zip(said, documents, strict=True)
-            ]
-            session.add_all(rows)
-            session.flush()
+                session.add(row)
+                session.flush()
+                previous = row.id
+                ids.append(row.id)
             if self.store.is_sqlite:
                 session.execute(
                     text("INSERT INTO memory_fts(rowid, document) VALUES (:id, :document)"),
-                    [{"id": row.id, "document": row.document} for row in rows],
+                    [{"id": i, "document": d} for i, d in zip(ids, documents, strict=True)],
                 )
-            return [row.id for row in rows]
+        return ids
 
-    def last_text(self, conversation_id: int) -> str | None:
-        """ "speaker: text" of the newest episode in a conversation, if any."""
+    def set_documents(self, documents: dict[int, str]) -> None:
+        """Replace keyword documents (a turn's window grows as later turns arrive)."""
+        if not documents:
+            return
+        with self.store.session() as session:
+            session.execute(
+                update(MemoryItem)
+                .where(MemoryItem.user_id == self.user_id)
+                .execution_options(synchronize_session=None),
+                [{"id": i, "document": d} for i, d in documents.items()],
+            )
+            if self.store.is_sqlite:
+                session.execute(
+                    text("UPDATE memory_fts SET document = :document WHERE rowid = :id"),
+                    [{"id": i, "document": d} for i, d in documents.items()],
+                )
+
+    def tail(self, conversation_id: int, count: int) -> list[Episode]:
+        """The newest `count` episodes of a conversation, oldest first."""
         query = (
-            select(MemoryItem.speaker, MemoryItem.text)
+            select(MemoryItem)
             .where(
                 MemoryItem.user_id == self.user_id,
                 MemoryItem.conversation_id == conversation_id,
             )
             .order_by(MemoryItem.id.desc())
-            .limit(1)
+            .limit(count)
         )
         with self.store.session() as session:
-            row = session.execute(query).first()
-        return f"{row.speaker}: {row.text}" if row else None
+            return [_episode(row) for row in reversed(session.scalars(query).all())]
+
+    def next_ids(self, ids: Sequence[int]) -> dict[int, int]:
+        """For each id, the episode said right after it (where there is one)."""
+        if not ids:
+            return {}
+        query = select(MemoryItem.prev_id, MemoryItem.id).where(
+            MemoryItem.user_id == self.user_id, MemoryItem.prev_id.in_(list(ids))
+        )
+        with self.store.session() as session:
+            return {int(row[0] or 0): int(row[1]) for row in session.execute(query)}
+
+    def speakers(self) -> list[str]:
+        query = select(MemoryItem.speaker).where(MemoryItem.user_id == self.user_id).distinct()
+        with self.store.session() as session:
+            return list(session.scalars(query))
 
     def without_vectors(self, embedder: str, *, limit: int = 256) -> list[tuple[int, str]]:
         query = (
-            select(MemoryItem.id, MemoryItem.speaker, MemoryItem.text)
+            select(MemoryItem.id, MemoryItem.speaker, MemoryItem.text, MemoryItem.at)
             .where(
                 MemoryItem.user_id == self.user_id,
                 (MemoryItem.embedder.is_(None)) | (MemoryItem.embedder != embedder),
@@ -168,7 +213,10 @@ class Episodes:
             .limit(limit)
         )
         with self.store.session() as session:
-            return [(row.id, f"{row.speaker}: {row.text}") for row in session.execute(query)]
+            return [
+                (row.id, turn_text(day_label(row.at), row.speaker, row.text))
+                for row in session.execute(query)
+            ]
 
     def set_vectors(self, ids: Sequence[int], vectors: NDArray[np.float32], embedder: str) -> None:
         with self.store.session() as session:

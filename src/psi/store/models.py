@@ -92,7 +92,10 @@ class MemoryItem(Base):
     """
 
     __tablename__ = "memory_items"
-    __table_args__ = (Index("ix_memory_items_user_at", "user_id", "at"),)
+    __table_args__ = (
+        Index("ix_memory_items_user_at", "user_id", "at"),
+        Index("ix_memory_items_user_speaker", "user_id", "speaker"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -102,6 +105,9 @@ class MemoryItem(Base):
     )
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    prev_id: Mapped[int | None] = mapped_column(
+        ForeignKey("memory_items.id", ondelete="SET NULL"), index=True
     )
     speaker: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)

@@ -36,6 +36,9 @@ def upgrade() -> None:
             sa.Integer,
             sa.ForeignKey("conversations.id", ondelete="CASCADE"),
         ),
+        # The episode said just before this one in its conversation: recall scores
+        # neighbouring turns together.
+        sa.Column("prev_id", sa.Integer, sa.ForeignKey("memory_items.id", ondelete="SET NULL")),
         sa.Column("speaker", sa.String(200), nullable=False),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("document", sa.Text, nullable=False),
@@ -45,6 +48,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_memory_items_user_at", "memory_items", ["user_id", "at"])
     op.create_index("ix_memory_items_conversation_id", "memory_items", ["conversation_id"])
+    op.create_index("ix_memory_items_prev_id", "memory_items", ["prev_id"])
+    op.create_index("ix_memory_items_user_speaker", "memory_items", ["user_id", "speaker"])
     if op.get_bind().dialect.name == "sqlite":
         # A plain (not external-content) FTS5 table keyed by memory_items.id: the
         # memory code writes and deletes its rows itself, so forgetting is explicit.

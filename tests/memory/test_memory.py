@@ -1,0 +1,145 @@
+"""Episodic memory on a real SQLite database: indexing, recall, context, forgetting."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from psi.agent.chat import ChatService
+from psi.clock import FrozenClock
+from psi.config import load_settings
+from psi.llm import Message
+from psi.llm.scripted import ScriptedModel
+from psi.memory.service import BackgroundIndexer, Memory
+from psi.store.conversations import Conversations
+from psi.store.db import Store
+
+START = datetime(2026, 5, 2, 18, 0, tzinfo=UTC)
+
+
+def said(conversations: Conversations, lines: list[tuple[str, str]], at: datetime) -> int:
+    cid = conversations.create(at=at)
+    for offset, (speaker, text) in enumerate(lines):
+        role = "assistant" if speaker == "psi" else "user"
+        message = Message(role=role, content=text, name=None if role == "assistant" else speaker)
+        conversations.add(cid, message, at=at + timedelta(seconds=offset))
+    return cid
+
+
+def test_recall_finds_what_was_said_with_its_context(
+    store: Store, conversations: Conversations
+) -> None:
+    said(
+        conversations,
+        [
+            ("Ada", "What should I cook tonight?"),
+            ("psi", "How about the risotto you liked?"),
+            ("Ada", "Good idea, mushrooms it is."),
+        ],
+        START,
+    )
+    said(
+        conversations,
+        [
+            ("Ada", "By the way, my sister Grace moves to Lisbon in June."),
+            ("psi", "Exciting! Will you visit her there?"),
+            ("Ada", "Yes, in July, for her birthday."),
+        ],
+        START + timedelta(days=3),
+    )
+    memory = Memory(store, user_id=conversations.user_id)
+    assert memory.index_pending() == 6
+    assert memory.index_pending() == 0  # nothing twice
+
+    recalled = memory.recall("Where is Grace moving?", limit=3)
+    best = recalled[0]
+    assert "Lisbon" in best.episode.text
+    assert best.episode.speaker == "Ada"
+    assert best.episode.at == START + timedelta(days=3)
+    # The hit comes with the turn after it, from the same conversation only.
+    assert [e.text for e in best.context][:2] == [
+        "By the way, my sister Grace moves to Lisbon in June.",
+        "Exciting! Will you visit her there?",
+    ]
+
+
+def test_empty_memory_and_queries_without_words(store: Store, conversations: Conversations) -> None:
+    memory = Memory(store, user_id=conversations.user_id)
+    assert memory.recall("anything at all?") == []
+    said(conversations, [("Ada", "Ich wohne in Köln, nahe dem Dom.")], START)
+    memory.index_pending()
+    assert memory.recall("?!") == []
+    assert memory.recall("   ") == []
+    # Non-English text is indexed and found (unicode tokenizer).
+    assert "Köln" in memory.recall("Köln")[0].episode.text
+    # FTS syntax in the query is taken as words, not as operators.
+    assert memory.recall('Dom" OR NEAR(') != []
+
+
+def test_each_user_recalls_only_their_own(store: Store) -> None:
+    alice = Conversations(store, user_id=store.ensure_user("alice"))
+    bob = Conversations(store, user_id=store.ensure_user("bob"))
+    said(alice, [("alice", "My locker code is 4711.")], START)
+    said(bob, [("bob", "I keep my bike in the cellar.")], START)
+    Memory(store, user_id=alice.user_id).index_pending()
+    Memory(store, user_id=bob.user_id).index_pending()
+    assert Memory(store, user_id=bob.user_id).recall("locker code") == []
+    assert Memory(store, user_id=alice.user_id).recall("locker code")
+
+
+def test_deleting_a_conversation_leaves_no_text_in_any_table(
+    store: Store, conversations: Conversations, psi_home: Path
+) -> None:
+    cid = said(conversations, [("Ada", "My passport number is X1234567.")], START)
+    memory = Memory(store, user_id=conversations.user_id)
+    memory.index_pending()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM conversations WHERE id = ?", (cid,))
+    database = sqlite3.connect(psi_home / "psi.db")
+    tables = [
+        row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    ]
+    for table in tables:
+        for row in database.execute(f'SELECT * FROM "{table}"'):
+            assert "X1234567" not in repr(row), table
+    assert memory.recall("passport number") == []
+
+
+def test_background_indexer_runs_off_the_caller_and_flushes(
+    store: Store, conversations: Conversations
+) -> None:
+    memory = Memory(store, user_id=conversations.user_id)
+    indexer = BackgroundIndexer(memory)
+    said(conversations, [("Ada", "The spare key is under the blue pot.")], START)
+    indexer.notify()
+    assert indexer.flush(timeout=10)
+    indexer.close(timeout=10)
+    assert indexer.error is None
+    assert "blue pot" in memory.recall("where is the spare key")[0].episode.text
+
+
+def test_chat_uses_what_was_said_in_an_earlier_conversation(store: Store) -> None:
+    model = ScriptedModel(["Noted, Biscuit it is.", "Your dog is called Biscuit."])
+    clock = FrozenClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    user_id = store.ensure_user("local")
+    chat = ChatService(
+        settings=load_settings(),
+        store=store,
+        user_id=user_id,
+        model=model,
+        memory=Memory(store, user_id=user_id),
+        clock=clock,
+    )
+    chat.ask("We adopted a beagle puppy and named him Biscuit.")
+    assert chat.indexer is not None and chat.indexer.flush(timeout=10)
+    clock.advance(days=8)
+    chat.new_conversation()
+    chat.ask("What did we name the beagle?")
+    system = model.calls[1].messages[0].content
+    assert "From earlier conversations" in system
+    assert '"We adopted a beagle puppy and named him Biscuit."' in system
+    assert "[2026-11-20 09:00] user:" in system
+    # Only the new conversation's turn is history; the old one comes as quoted memory.
+    assert [m.content for m in model.calls[1].messages[1:]] == ["What did we name the beagle?"]
+    chat.close()

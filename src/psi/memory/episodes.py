@@ -151,8 +151,14 @@ class Episodes:
                 ids.append(row.id)
             if self.store.is_sqlite:
                 session.execute(
-                    text("INSERT INTO memory_fts(rowid, document) VALUES (:id, :document)"),
-                    [{"id": i, "document": d} for i, d in zip(ids, documents, strict=True)],
+                    text(
+                        "INSERT INTO memory_fts(rowid, document, turn) "
+                        "VALUES (:id, :document, :turn)"
+                    ),
+                    [
+                        {"id": i, "document": d, "turn": f"{s.speaker}: {s.text}"}
+                        for i, d, s in zip(ids, documents, said, strict=True)
+                    ],
                 )
         return ids
 
@@ -234,11 +240,17 @@ class Episodes:
                 ],
             )
 
-    def keyword_search(self, query: str, *, limit: int) -> list[tuple[int, float]]:
-        """(episode id, BM25 score; higher is better) for the best `limit` matches."""
+    def keyword_search(
+        self, query: str, *, limit: int, column: str = "document"
+    ) -> list[tuple[int, float]]:
+        """(episode id, BM25 score; higher is better) for the best `limit` matches in
+        `column`: "document" (the turn with its neighbours) or "turn" (the turn alone)."""
         match = fts_query(query)
         if match is None or not self.store.is_sqlite:
             return []
+        if column not in ("document", "turn"):
+            raise ValueError(f"no keyword column {column!r}")
+        match = f"{{{column}}} : ({match})"
         sql = text(
             "SELECT f.rowid, bm25(memory_fts) AS score FROM memory_fts AS f "
             "JOIN memory_items AS m ON m.id = f.rowid "
@@ -303,6 +315,16 @@ class Episodes:
                 base.where(MemoryItem.id > episode.id).order_by(MemoryItem.id).limit(after)
             ).all()
         return [*(_episode(r) for r in reversed(earlier)), episode, *(_episode(r) for r in later)]
+
+    def purge(self) -> None:
+        """Make deletions final: FTS5 keeps deleted tokens in old index segments until
+        they are merged, and WAL keeps old pages until a checkpoint."""
+        if not self.store.is_sqlite:
+            return
+        with self.store.session() as session:
+            session.execute(text("INSERT INTO memory_fts(memory_fts) VALUES ('optimize')"))
+        with self.store.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_all(self) -> int:
         with self.store.session() as session:

@@ -162,12 +162,20 @@ class Memory:
         participants = self.episodes.speakers()
         named = named_speakers(query, participants)
         bm25 = {str(i): s for i, s in self.episodes.keyword_search(query, limit=CANDIDATES)}
-        dense: dict[str, float] = {}
         embedder = self._embedder
         if embedder is not None:
             ids, matrix = self.vectors.matrix(self.episodes, embedder.name)
             vector = embedder.embed_query(strip_names(query, named))
-            dense = {str(i): s for i, s in dense_search(ids, matrix, vector, limit=CANDIDATES)}
+            found = dense_search(ids, matrix, vector, limit=CANDIDATES)
+        else:
+            # Until vectors are at hand, keyword matches in the turn itself stand in for
+            # them: the per-turn signal that tells a turn from its window's neighbours.
+            found = self.episodes.keyword_search(query, limit=CANDIDATES, column="turn")
+        dense = {str(i): s for i, s in found}
+        if embedder is None:
+            # Window matches that miss in the turn itself score 0 there, so the scale
+            # has a floor (min-max over a single match would flatten it to nothing).
+            dense = {key: 0.0 for key in bm25} | dense
         candidates = [int(key) for key in {**bm25, **dense}]
         if not candidates:
             return []

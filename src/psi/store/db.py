@@ -132,6 +132,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten on disk, so forgetting leaves no readable remains.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

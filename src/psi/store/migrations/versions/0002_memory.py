@@ -53,8 +53,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # A plain (not external-content) FTS5 table keyed by memory_items.id: the
         # memory code writes and deletes its rows itself, so forgetting is explicit.
+        # `document` is a turn with its neighbours, `turn` the turn alone.
         op.execute(
-            "CREATE VIRTUAL TABLE memory_fts USING fts5(document, tokenize='porter unicode61')"
+            "CREATE VIRTUAL TABLE memory_fts USING fts5(document, turn, "
+            "tokenize='porter unicode61')"
         )
         # Rows that go by cascade (a conversation or message deleted) leave no text behind.
         op.execute(

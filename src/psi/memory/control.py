@@ -1,0 +1,248 @@
+"""The user's control over memory: forget for real, export everything, import it back, reindex.
+
+Forgetting an episode deletes the message it came from (the text lives there
+too), the episode, its keyword and vector entries, and rewrites the keyword
+documents of the neighbouring turns, whose windows quoted it. `forget_all`
+removes every conversation, message and memory row of the user.
+
+Export is one JSON file (format "psi-memory", version 1):
+
+    {"format": "psi-memory", "version": 1, "exported_at": ISO-8601,
+     "conversations": [{"title", "model_profile", "created_at", "updated_at",
+                        "messages": [{"role", "name", "content", "created_at",
+                                      "model_profile", "prompt_tokens",
+                                      "completion_tokens", "interrupted",
+                                      "tool_calls", "tool_call_id"}]}]}
+
+Episodes and vectors are derived data: import recreates the conversations and
+messages and re-indexes them, so an export never depends on an embedder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from psi.clock import Clock, system_clock
+from psi.errors import InputError, NotFound
+from psi.memory.episodes import day_label
+from psi.memory.rank import window_text
+from psi.memory.service import WINDOW, Memory
+from psi.store.models import Conversation, MemoryItem, Message
+
+FORMAT = "psi-memory"
+VERSION = 1
+
+
+def forget_episode(memory: Memory, episode_id: int) -> None:
+    """Delete an episode and the message it came from; no trace of its text stays."""
+    episodes = memory.episodes
+    found = episodes.get([episode_id]).get(episode_id)
+    if found is None:
+        raise NotFound(
+            f"No memory {episode_id}.", hint="`psi memory list` or `psi memory search` shows ids."
+        )
+    with episodes.store.session() as session:
+        if found.message_id is not None:
+            session.execute(
+                delete(Message).where(
+                    Message.id == found.message_id, Message.user_id == episodes.user_id
+                )
+            )
+        session.execute(
+            delete(MemoryItem).where(
+                MemoryItem.id == episode_id, MemoryItem.user_id == episodes.user_id
+            )
+        )
+    if found.conversation_id is not None:
+        rewrite_windows(memory, found.conversation_id)
+    episodes.purge()
+    memory.vectors.clear()
+
+
+def rewrite_windows(memory: Memory, conversation_id: int) -> None:
+    """Recompute every keyword document of a conversation from the turns that remain."""
+    chain = memory.episodes.tail(conversation_id, 1_000_000)
+    speakers = [e.speaker for e in chain]
+    texts = [e.text for e in chain]
+    sessions = [str(conversation_id)] * len(chain)
+    memory.episodes.set_documents(
+        {
+            e.id: window_text(
+                speakers, texts, sessions, i, date=day_label(e.at), before=WINDOW, after=WINDOW
+            )
+            for i, e in enumerate(chain)
+        }
+    )
+    # Relink the chain where a turn went missing.
+    with memory.episodes.store.session() as session:
+        rows = {
+            row.id: row
+            for row in session.scalars(
+                select(MemoryItem).where(MemoryItem.id.in_([e.id for e in chain]))
+            )
+        }
+        previous: int | None = None
+        for episode in chain:
+            rows[episode.id].prev_id = previous
+            previous = episode.id
+
+
+def forget_all(memory: Memory) -> int:
+    """Delete all of the user's conversations, messages and memory. Returns conversations gone."""
+    user_id = memory.episodes.user_id
+    with memory.episodes.store.session() as session:
+        session.execute(delete(MemoryItem).where(MemoryItem.user_id == user_id))
+        result = session.execute(delete(Conversation).where(Conversation.user_id == user_id))
+    memory.episodes.purge()
+    memory.vectors.clear()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) -> int:
+    """Write the user's conversations and messages to `path`. Returns the message count."""
+    user_id = memory.episodes.user_id
+    conversations = []
+    count = 0
+    with memory.episodes.store.session() as session:
+        for conversation in session.scalars(
+            select(Conversation).where(Conversation.user_id == user_id).order_by(Conversation.id)
+        ):
+            messages = [
+                {
+                    "role": m.role,
+                    "name": m.name,
+                    "content": m.content,
+                    "created_at": m.created_at.isoformat(),
+                    "model_profile": m.model_profile,
+                    "prompt_tokens": m.prompt_tokens,
+                    "completion_tokens": m.completion_tokens,
+                    "interrupted": m.interrupted,
+                    "tool_calls": m.tool_calls,
+                    "tool_call_id": m.tool_call_id,
+                }
+                for m in conversation.messages
+            ]
+            count += len(messages)
+            conversations.append(
+                {
+                    "title": conversation.title,
+                    "model_profile": conversation.model_profile,
+                    "created_at": conversation.created_at.isoformat(),
+                    "updated_at": conversation.updated_at.isoformat(),
+                    "messages": messages,
+                }
+            )
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": clock().isoformat(),
+        "conversations": conversations,
+    }
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    temporary.replace(path)
+    return count
+
+
+def import_memory(
+    memory: Memory, path: Path, *, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Add the conversations in an export file to the user's own; returns messages added.
+
+    The file is checked whole before anything is written, so a bad file changes nothing.
+    """
+    conversations = _read_export(path)
+    user_id = memory.episodes.user_id
+    added = 0
+    total = sum(len(c["messages"]) for c in conversations)
+    with memory.episodes.store.session() as session:
+        for conversation in conversations:
+            row = Conversation(
+                user_id=user_id,
+                title=conversation["title"],
+                model_profile=conversation["model_profile"],
+                created_at=conversation["created_at"],
+                updated_at=conversation["updated_at"],
+            )
+            session.add(row)
+            session.flush()
+            for message in conversation["messages"]:
+                session.add(Message(conversation_id=row.id, user_id=user_id, **message))
+                added += 1
+                if progress is not None:
+                    progress(added, total)
+    memory.index_pending()
+    return added
+
+
+def _read_export(path: Path) -> list[dict[str, Any]]:
+    fix = "Use a file written by `psi memory export`."
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"No such file: {path}", hint=fix) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not a psi export (not JSON: {exc}).", hint=fix) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"{path} is not a psi memory export.", hint=fix)
+    if data.get("version") != VERSION:
+        raise InputError(
+            f"{path} is export version {data.get('version')}; this psi reads version {VERSION}.",
+            hint="Upgrade psi to read it.",
+        )
+    conversations = data.get("conversations")
+    if not isinstance(conversations, list):
+        raise InputError(f"{path}: 'conversations' must be a list.", hint=fix)
+    return [_conversation(c, path, n) for n, c in enumerate(conversations, start=1)]
+
+
+def _conversation(raw: Any, path: Path, number: int) -> dict[str, Any]:
+    where = f"{path}: conversation {number}"
+    if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
+        raise InputError(f"{where} has no list of messages.")
+    messages = []
+    for index, message in enumerate(raw["messages"], start=1):
+        if not isinstance(message, dict):
+            raise InputError(f"{where}, message {index} is not an object.")
+        if message.get("role") not in ("system", "user", "assistant", "tool"):
+            raise InputError(f"{where}, message {index}: unknown role {message.get('role')!r}.")
+        if not isinstance(message.get("content"), str):
+            raise InputError(f"{where}, message {index}: content must be text.")
+        messages.append(
+            {
+                "role": message["role"],
+                "name": message.get("name"),
+                "content": message["content"],
+                "created_at": _time(message.get("created_at"), f"{where}, message {index}"),
+                "model_profile": message.get("model_profile"),
+                "prompt_tokens": int(message.get("prompt_tokens") or 0),
+                "completion_tokens": int(message.get("completion_tokens") or 0),
+                "interrupted": bool(message.get("interrupted")),
+                "tool_calls": message.get("tool_calls"),
+                "tool_call_id": message.get("tool_call_id"),
+            }
+        )
+    created = _time(raw.get("created_at"), where)
+    return {
+        "title": raw.get("title"),
+        "model_profile": raw.get("model_profile"),
+        "created_at": created,
+        "updated_at": _time(raw.get("updated_at") or raw.get("created_at"), where),
+        "messages": messages,
+    }
+
+
+def _time(value: Any, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{where}: {value!r} is not an ISO-8601 time.") from None
+    if moment.tzinfo is None:
+        raise InputError(f"{where}: {value!r} has no timezone.")
+    return moment

@@ -1,0 +1,120 @@
+"""Forgetting for real, and export/import that round-trips."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from psi.errors import InputError, NotFound
+from psi.llm import Message
+from psi.memory.control import export_memory, forget_all, forget_episode, import_memory
+from psi.memory.service import Memory
+from psi.store.conversations import Conversations
+from psi.store.db import Store
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+SECRET = "my bank PIN is 8086"
+
+
+def fill(conversations: Conversations) -> int:
+    cid = conversations.create(at=START)
+    lines = [
+        ("Ada", "Morning! Big day today."),
+        ("psi", "Good morning, what is on?"),
+        ("Ada", f"Two things. First, {SECRET}, keep it safe."),
+        ("psi", "I will keep it in memory."),
+        ("Ada", "Second, the dentist at noon."),
+    ]
+    for n, (speaker, text) in enumerate(lines):
+        role = "assistant" if speaker == "psi" else "user"
+        conversations.add(
+            cid,
+            Message(role=role, content=text, name=None if role == "assistant" else speaker),
+            at=START + timedelta(minutes=n),
+        )
+    return cid
+
+
+def all_rows(path: Path) -> str:
+    database = sqlite3.connect(path)
+    tables = [r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return "\n".join(
+        repr(row) for table in tables for row in database.execute(f'SELECT * FROM "{table}"')
+    )
+
+
+def test_forget_leaves_the_text_in_no_table(
+    store: Store, conversations: Conversations, psi_home: Path
+) -> None:
+    fill(conversations)
+    memory = Memory(store, user_id=conversations.user_id)
+    memory.index_pending()
+    assert "8086" in all_rows(psi_home / "psi.db")
+    target = memory.recall("bank PIN")[0].episode
+    assert SECRET in target.text
+    forget_episode(memory, target.id)
+    assert "8086" not in all_rows(psi_home / "psi.db")
+    assert all("8086" not in r.episode.text for r in memory.recall("bank PIN"))
+    # The neighbours stay findable, and linked across the gap.
+    dentist = memory.recall("dentist")[0]
+    assert "dentist" in dentist.episode.text
+    assert [e.text for e in dentist.context][0] == "I will keep it in memory."
+    with pytest.raises(NotFound):
+        forget_episode(memory, target.id)
+
+
+def test_forget_all_empties_memory_and_history(
+    store: Store, conversations: Conversations, psi_home: Path
+) -> None:
+    fill(conversations)
+    memory = Memory(store, user_id=conversations.user_id)
+    memory.index_pending()
+    assert forget_all(memory) == 1
+    assert conversations.list() == []
+    assert memory.recall("dentist") == []
+    assert "dentist" not in all_rows(psi_home / "psi.db")
+
+
+def test_export_import_round_trip(
+    store: Store, conversations: Conversations, tmp_path: Path
+) -> None:
+    fill(conversations)
+    memory = Memory(store, user_id=conversations.user_id)
+    memory.index_pending()
+    path = tmp_path / "memory.json"
+    assert export_memory(memory, path) == 5
+    exported = json.loads(path.read_text())
+    assert exported["format"] == "psi-memory" and exported["version"] == 1
+
+    other = Memory(store, user_id=store.ensure_user("restored"))
+    assert import_memory(other, path) == 5
+    again = tmp_path / "again.json"
+    export_memory(other, again)
+    assert json.loads(again.read_text())["conversations"] == exported["conversations"]
+    assert "dentist" in other.recall("dentist at noon")[0].episode.text
+
+
+def test_a_bad_import_file_changes_nothing(
+    store: Store, conversations: Conversations, tmp_path: Path
+) -> None:
+    fill(conversations)
+    memory = Memory(store, user_id=conversations.user_id)
+    path = tmp_path / "bad.json"
+    path.write_text(
+        '{"format": "psi-memory", "version": 1, "conversations": [{"messages": '
+        '[{"role": "user", "content": "hi", "created_at": "2026-01-01T00:00:00+00:00"},'
+        ' {"role": "robot", "content": "x"}]}]}'
+    )
+    with pytest.raises(InputError) as caught:
+        import_memory(memory, path)
+    assert "unknown role 'robot'" in caught.value.message
+    assert len(conversations.list()) == 1
+    path.write_text("not json")
+    with pytest.raises(InputError):
+        import_memory(memory, path)
+    with pytest.raises(InputError):
+        import_memory(memory, tmp_path / "missing.json")

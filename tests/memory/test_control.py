@@ -62,7 +62,7 @@ def test_forget_leaves_the_text_in_no_table(
     # The neighbours stay findable, and linked across the gap.
     dentist = memory.recall("dentist")[0]
     assert "dentist" in dentist.episode.text
-    assert [e.text for e in dentist.context][0] == "I will keep it in memory."
+    assert dentist.context[0].text == "I will keep it in memory."
     with pytest.raises(NotFound):
         forget_episode(memory, target.id)
 

@@ -21,6 +21,8 @@ def psi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in list(os.environ):
         if name.startswith("PSI_") and name != "PSI_HOME":
             monkeypatch.delenv(name)
+    # The hashing embedder keeps tests fast; the tests of MiniLM itself build it directly.
+    monkeypatch.setenv("PSI_EMBEDDER__BACKEND", "hashing")
     yield home
     registry.clear_cache()
 

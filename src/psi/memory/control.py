@@ -33,6 +33,7 @@ from psi.errors import InputError, NotFound
 from psi.memory.episodes import day_label
 from psi.memory.rank import window_text
 from psi.memory.service import WINDOW, Memory
+from psi.store.conversations import Conversations
 from psi.store.models import Conversation, MemoryItem, Message
 
 FORMAT = "psi-memory"
@@ -61,6 +62,8 @@ def forget_episode(memory: Memory, episode_id: int) -> None:
         )
     if found.conversation_id is not None:
         rewrite_windows(memory, found.conversation_id)
+        # The title was taken from the first message, which may be the one forgotten.
+        Conversations(episodes.store, user_id=episodes.user_id).retitle(found.conversation_id)
     episodes.purge()
     memory.vectors.clear()
 
@@ -246,3 +249,14 @@ def _time(value: Any, where: str) -> datetime:
     if moment.tzinfo is None:
         raise InputError(f"{where}: {value!r} has no timezone.")
     return moment
+
+
+def reindex(memory: Memory, *, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild every keyword document and vector from the stored episodes; repairs an index
+    left half-built by a crash and follows a change of embedder. Returns episodes embedded."""
+    memory.index_pending(embed=False)
+    for conversation_id in memory.episodes.conversation_ids():
+        rewrite_windows(memory, conversation_id)
+    memory.episodes.clear_vectors()
+    memory.vectors.clear()
+    return memory.embed_pending(progress)

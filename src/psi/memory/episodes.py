@@ -299,6 +299,35 @@ class Episodes:
         with self.store.session() as session:
             return {row.id: _episode(row) for row in session.scalars(query)}
 
+    def recent(self, *, limit: int, offset: int = 0) -> list[Episode]:
+        """Newest first."""
+        query = (
+            select(MemoryItem)
+            .where(MemoryItem.user_id == self.user_id)
+            .order_by(MemoryItem.at.desc(), MemoryItem.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.store.session() as session:
+            return [_episode(row) for row in session.scalars(query)]
+
+    def conversation_ids(self) -> list[int]:
+        query = (
+            select(MemoryItem.conversation_id)
+            .where(MemoryItem.user_id == self.user_id, MemoryItem.conversation_id.is_not(None))
+            .distinct()
+        )
+        with self.store.session() as session:
+            return [int(i) for i in session.scalars(query) if i is not None]
+
+    def clear_vectors(self) -> None:
+        with self.store.session() as session:
+            session.execute(
+                update(MemoryItem)
+                .where(MemoryItem.user_id == self.user_id)
+                .values(vector=None, embedder=None)
+            )
+
     def neighbours(self, episode: Episode, *, before: int, after: int) -> list[Episode]:
         """Episodes said just before and after `episode` in its conversation, in order."""
         if episode.conversation_id is None:

@@ -137,17 +137,22 @@ class Memory:
             }
         )
 
-    def embed_pending(self) -> int:
+    def embed_pending(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed every episode without a vector from the current embedder (a changed
+        embedder re-embeds everything). `progress(done, total)` after each batch."""
         embedder = self.embedder()
         if embedder is None:
             return 0
         name = embedder.name
+        total = self.episodes.count() - self.episodes.count(embedder=name)
         done = 0
         while todo := self.episodes.without_vectors(name, limit=EMBED_BATCH * 4):
             ids = [item_id for item_id, _ in todo]
             vectors = embedder.embed([text for _, text in todo])
             self.episodes.set_vectors(ids, vectors, name)
             done += len(ids)
+            if progress is not None:
+                progress(done, max(total, done))
         return done
 
     # -- recall ------------------------------------------------------------------

@@ -157,6 +157,22 @@ class Conversations:
             session.flush()
             return row.id
 
+    def retitle(self, conversation_id: int) -> None:
+        """Title the conversation after its first user message again (after a deletion)."""
+        with self.store.session() as session:
+            conversation = self._get(session, conversation_id)
+            first = session.scalar(
+                select(Message.content)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.user_id == self.user_id,
+                    Message.role == "user",
+                )
+                .order_by(Message.id)
+                .limit(1)
+            )
+            conversation.title = _title(first) if first and first.strip() else None
+
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         with self.store.session() as session:
             self._get(session, conversation_id)

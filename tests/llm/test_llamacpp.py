@@ -159,7 +159,11 @@ class _Hub(http.server.BaseHTTPRequestHandler):
 def test_hub_download_uses_the_real_client_against_a_local_hub(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # huggingface_hub reads its cache location once, at import: patch the constant too.
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     _Hub.payload = resolve_model_file(DEFAULT_MODEL_REF, offline=True).read_bytes()
     _Hub.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)

@@ -59,6 +59,7 @@ class ChatService:
         model: ChatModel,
         conversation_id: int | None = None,
         memory: Memory | None = None,
+        embed: bool = True,
         clock: Clock = system_clock,
     ) -> None:
         self.settings = settings
@@ -69,7 +70,7 @@ class ChatService:
         self.conversation_id = conversation_id
         self.clock = clock
         self.memory = memory
-        self.indexer = BackgroundIndexer(memory) if memory is not None else None
+        self.indexer = BackgroundIndexer(memory, embed=embed) if memory is not None else None
 
     @classmethod
     def open(
@@ -79,9 +80,13 @@ class ChatService:
         model: str | None = None,
         conversation_id: int | None = None,
         resume: bool = False,
+        embed: bool = True,
         clock: Clock = system_clock,
     ) -> ChatService:
-        """A service on the configured database, for the named profile (default: settings)."""
+        """A service on the configured database, for the named profile (default: settings).
+
+        `embed=False` suits one-shot commands: memory is still indexed for keyword
+        recall, but the embedding model is not loaded after the answer."""
         store = open_store(settings.db_url)
         user_id = store.ensure_user(settings.user)
         chat_model = get_model(settings.profile(model), settings)
@@ -92,6 +97,7 @@ class ChatService:
             user_id=user_id,
             model=chat_model,
             memory=memory,
+            embed=embed,
             clock=clock,
         )
         if conversation_id is not None:

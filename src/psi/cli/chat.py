@@ -37,9 +37,10 @@ def chat(
     ),
 ) -> None:
     """Chat with psi. Reads one message per line when standard input is not a terminal."""
-    service = _open(model, conversation=conversation, resume=continue_)
+    interactive = sys.stdin.isatty()
+    service = _open(model, conversation=conversation, resume=continue_, interactive=interactive)
     try:
-        if sys.stdin.isatty():
+        if interactive:
             _repl(service)
         else:
             _answer_lines(service)
@@ -84,14 +85,26 @@ def ask(
 
 
 def _open(
-    model: str | None, *, conversation: int | None = None, resume: bool = False
+    model: str | None,
+    *,
+    conversation: int | None = None,
+    resume: bool = False,
+    interactive: bool = False,
 ) -> ChatService:
     from psi.agent.chat import ChatService
     from psi.config import load_settings
 
     settings = load_settings()
     with err.status("Loading model…", spinner="dots"):
-        return ChatService.open(settings, model=model, conversation_id=conversation, resume=resume)
+        # Only a session that lives on loads the embedding model (after its first reply);
+        # one-shot commands index for keyword recall and leave vectors for later.
+        return ChatService.open(
+            settings,
+            model=model,
+            conversation_id=conversation,
+            resume=resume,
+            embed=interactive,
+        )
 
 
 def _notice(turn: Turn) -> None:

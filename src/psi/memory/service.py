@@ -230,10 +230,16 @@ def _by_conversation(batch: Sequence[Said]) -> list[tuple[int, list[Said]]]:
 
 
 class BackgroundIndexer:
-    """Runs `memory.index_pending()` on a worker thread whenever told there is something new."""
+    """Runs `memory.index_pending()` on a worker thread whenever told there is something new.
 
-    def __init__(self, memory: Memory) -> None:
+    With `embed=False` it only makes episodes and keyword entries: a one-shot command
+    should not spend seconds loading an embedding model after its answer; a later
+    long-running session (or `psi memory reindex`) embeds what is missing.
+    """
+
+    def __init__(self, memory: Memory, *, embed: bool = True) -> None:
         self.memory = memory
+        self.embed = embed
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -263,7 +269,7 @@ class BackgroundIndexer:
             if self._stop:
                 return
             try:
-                self.memory.index_pending()
+                self.memory.index_pending(embed=self.embed)
             except Exception as exc:  # kept for the caller; the next notify retries
                 self.error = exc
             if not self._wake.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,3 +89,13 @@ def test_export_and_import(chatted: None, tmp_path: Path) -> None:
 def test_show_unknown_id(chatted: None) -> None:
     code, _, err = psi("memory", "show", "9999")
     assert code == 2 and "No memory 9999" in err
+
+
+def test_changing_the_embedder_reembeds_every_memory(chatted: None, psi_home: Path) -> None:
+    code, out, err = psi("config", "set", "embedder.dim", "64")
+    assert code == 0, err
+    assert "re-embedding your memories" in out and "Reindexed 4 memories" in out
+    database = sqlite3.connect(psi_home / "psi.db")
+    names = {row[0] for row in database.execute("SELECT embedder FROM memory_items")}
+    sizes = {len(row[0]) for row in database.execute("SELECT vector FROM memory_items")}
+    assert names == {"hashing-64"} and sizes == {64 * 4}

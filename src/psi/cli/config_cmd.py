@@ -38,6 +38,8 @@ def set_(
 
     written = set_config_value(key, value)
     out.print(f"{key} = {written!r}  ({config_path()})", markup=False)
+    if key.split(".")[0] == "embedder":
+        _reembed()
 
 
 @app.command("unset")
@@ -48,3 +50,13 @@ def unset(key: str = typer.Argument(..., help="Dotted name to remove.")) -> None
 
     unset_config_value(key)
     out.print(f"{key} removed", markup=False)
+    if key.split(".")[0] == "embedder":
+        _reembed()
+
+
+def _reembed() -> None:
+    """A new embedding model means new vectors for every memory; make them now, visibly."""
+    from psi.cli.memory_cmd import reindex_
+
+    out.print("The embedding model changed; re-embedding your memories.", markup=False)
+    reindex_()

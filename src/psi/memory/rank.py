@@ -322,13 +322,15 @@ def rank(
     bm25_scores: Mapping[str, float],
     dense_scores: Mapping[str, float],
     params: RankParams | None = None,
+    dates: Sequence[DateMention] = (),
 ) -> list[str]:
     """Item ids best first.
 
     ``bm25_scores``: BM25 over window documents, query = the question as asked.
     ``dense_scores``: cosine of the embedded ``strip_names(question, named_speakers(...))``
     against the embedded plain turns. Both over each method's top candidates.
-    ``items`` must hold the candidates and their neighbours. Ties break by position, then id.
+    ``items`` must hold the candidates and their neighbours. ``dates`` adds date mentions the
+    caller resolved from relative words. Ties break by position, then id.
     """
     p = params or RankParams()
     fused = fuse(
@@ -339,7 +341,9 @@ def rank(
     )
     scored = propagate_neighbours(fused, items, p.neighbour_weight)
     scored = speaker_boost(scored, items, named_speakers(question, participants), p.speaker_weight)
-    scored = date_boost(scored, items, question_dates(question), p.date_weight)
+    # Dates written out in the question, plus any the caller resolved ("last May").
+    mentions = [*question_dates(question), *dates]
+    scored = date_boost(scored, items, mentions, p.date_weight)
     return sorted(
         scored,
         key=lambda k: (-scored[k], items[k].position if k in items else 0, k),

@@ -115,3 +115,53 @@ class MemoryItem(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     embedder: Mapped[str | None] = mapped_column(String(200))
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Fact(Base):
+    """One thing psi holds true about the user or someone in their life, with its history.
+
+    A fact is current while `valid_to` is empty. When a newer fact fills the same
+    slot (same subject and `key`, e.g. "home_city") or says the opposite, the old
+    one gets `valid_to` and `superseded_by` and stays as history. Provenance is
+    `source_message_ids`; `origin` says whether a model extracted it, the user
+    asked psi to remember it, or the user edited it.
+    """
+
+    __tablename__ = "facts"
+    __table_args__ = (
+        Index("ix_facts_user_current", "user_id", "valid_to"),
+        Index("ix_facts_user_slot", "user_id", "subject", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str | None] = mapped_column(String(100))
+    statement: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(20))
+    event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confidence: Mapped[float] = mapped_column()
+    source_message_ids: Mapped[list[int]] = mapped_column(JSON)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    superseded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("facts.id", ondelete="SET NULL"), index=True
+    )
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UserProfile(Base):
+    """The "about you" text as the user edited it; no row means it is built from current facts.
+
+    The built text is not stored: it is derived from facts in one query, and a
+    stored copy would be one more place for forgotten text to linger.
+    """
+
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

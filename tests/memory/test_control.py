@@ -6,12 +6,16 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from psi.errors import InputError, NotFound
 from psi.llm import Message
 from psi.memory.control import export_memory, forget_all, forget_episode, import_memory
+from psi.memory.extraction import explicit_draft
+from psi.memory.facts import Facts
+from psi.memory.profile import Profiles
 from psi.memory.service import Memory
 from psi.store.conversations import Conversations
 from psi.store.db import Store
@@ -94,7 +98,14 @@ def test_export_import_round_trip(
     assert import_memory(other, path) == 5
     again = tmp_path / "again.json"
     export_memory(other, again)
-    assert json.loads(again.read_text())["conversations"] == exported["conversations"]
+
+    def without_ids(document: dict[str, Any]) -> list[Any]:
+        return [
+            {**c, "messages": [{k: v for k, v in m.items() if k != "id"} for m in c["messages"]]}
+            for c in document["conversations"]
+        ]
+
+    assert without_ids(json.loads(again.read_text())) == without_ids(exported)
     assert "dentist" in other.recall("dentist at noon")[0].episode.text
 
 
@@ -118,3 +129,36 @@ def test_a_bad_import_file_changes_nothing(
         import_memory(memory, path)
     with pytest.raises(InputError):
         import_memory(memory, tmp_path / "missing.json")
+
+
+def test_facts_follow_their_messages_through_export_forget_and_import(
+    store: Store, conversations: Conversations, tmp_path: Path, psi_home: Path
+) -> None:
+    fill(conversations)
+    memory = Memory(store, user_id=conversations.user_id)
+    memory.index_pending()
+    source = memory.recall("dentist")[0].episode
+    facts = Facts(store, user_id=conversations.user_id)
+    facts.add(
+        explicit_draft("my dentist appointment is at noon", at=START, message_id=source.message_id)
+    )
+    Profiles(store, user_id=conversations.user_id).set("Ada. Likes risotto.")
+    path = tmp_path / "with-facts.json"
+    export_memory(memory, path)
+    exported = json.loads(path.read_text())
+    assert [f["statement"] for f in exported["facts"]] == ["Your dentist appointment is at noon."]
+    assert exported["profile"] == "Ada. Likes risotto."
+
+    other = Memory(store, user_id=store.ensure_user("restored"))
+    import_memory(other, path)
+    restored = Facts(store, user_id=other.episodes.user_id).current()
+    assert [f.statement for f in restored] == ["Your dentist appointment is at noon."]
+    new_source = other.recall("dentist")[0].episode
+    assert restored[0].source_message_ids == (new_source.message_id,)
+    assert Profiles(store, user_id=other.episodes.user_id).get().text == "Ada. Likes risotto."
+
+    # Forgetting the message forgets what was learnt from it.
+    forget_episode(memory, source.id)
+    assert facts.current() == []
+    # The restored user's copy is theirs and stays.
+    assert Facts(store, user_id=other.episodes.user_id).current() != []

@@ -1,21 +1,25 @@
 """The user's control over memory: forget for real, export everything, import it back, reindex.
 
 Forgetting an episode deletes the message it came from (the text lives there
-too), the episode, its keyword and vector entries, and rewrites the keyword
-documents of the neighbouring turns, whose windows quoted it. `forget_all`
-removes every conversation, message and memory row of the user.
+too), the episode, its keyword and vector entries, the facts learnt from it,
+and rewrites the keyword documents of the neighbouring turns, whose windows
+quoted it. `forget_all` removes every conversation, message, memory row, fact
+and the edited profile of the user.
 
 Export is one JSON file (format "psi-memory", version 1):
 
     {"format": "psi-memory", "version": 1, "exported_at": ISO-8601,
      "conversations": [{"title", "model_profile", "created_at", "updated_at",
-                        "messages": [{"role", "name", "content", "created_at",
+                        "messages": [{"id", "role", "name", "content", "created_at",
                                       "model_profile", "prompt_tokens",
                                       "completion_tokens", "interrupted",
-                                      "tool_calls", "tool_call_id"}]}]}
+                                      "tool_calls", "tool_call_id"}]}],
+     "facts": [Facts.dump() records, "source_message_ids" naming the messages' "id"],
+     "profile": the user's own profile text, or null when it is built from facts}
 
 Episodes and vectors are derived data: import recreates the conversations and
 messages and re-indexes them, so an export never depends on an embedder.
+Message ids in the file only tie facts to their sources; import gives new ones.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from sqlalchemy import delete, select
 from psi.clock import Clock, system_clock
 from psi.errors import InputError, NotFound
 from psi.memory.episodes import day_label
+from psi.memory.facts import Facts
+from psi.memory.profile import Profiles
 from psi.memory.rank import window_text
 from psi.memory.service import WINDOW, Memory
 from psi.store.conversations import Conversations
@@ -48,6 +54,8 @@ def forget_episode(memory: Memory, episode_id: int) -> None:
         raise NotFound(
             f"No memory {episode_id}.", hint="`psi memory list` or `psi memory search` shows ids."
         )
+    if found.message_id is not None:
+        Facts(episodes.store, user_id=episodes.user_id).forget_derived([found.message_id])
     with episodes.store.session() as session:
         if found.message_id is not None:
             session.execute(
@@ -99,6 +107,7 @@ def rewrite_windows(memory: Memory, conversation_id: int) -> None:
 def forget_all(memory: Memory) -> int:
     """Delete all of the user's conversations, messages and memory. Returns conversations gone."""
     user_id = memory.episodes.user_id
+    Facts(memory.episodes.store, user_id=user_id).forget_all()
     with memory.episodes.store.session() as session:
         session.execute(delete(MemoryItem).where(MemoryItem.user_id == user_id))
         result = session.execute(delete(Conversation).where(Conversation.user_id == user_id))
@@ -118,6 +127,7 @@ def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) ->
         ):
             messages = [
                 {
+                    "id": m.id,
                     "role": m.role,
                     "name": m.name,
                     "content": m.content,
@@ -141,11 +151,15 @@ def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) ->
                     "messages": messages,
                 }
             )
+    store = memory.episodes.store
+    profile = Profiles(store, user_id=user_id).get()
     document = {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": clock().isoformat(),
         "conversations": conversations,
+        "facts": Facts(store, user_id=user_id).dump(),
+        "profile": profile.text if profile.edited_by_user else None,
     }
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -160,10 +174,11 @@ def import_memory(
 
     The file is checked whole before anything is written, so a bad file changes nothing.
     """
-    conversations = _read_export(path)
+    conversations, facts, profile = _read_export(path)
     user_id = memory.episodes.user_id
     added = 0
     total = sum(len(c["messages"]) for c in conversations)
+    new_ids: dict[int, int] = {}
     with memory.episodes.store.session() as session:
         for conversation in conversations:
             row = Conversation(
@@ -176,15 +191,24 @@ def import_memory(
             session.add(row)
             session.flush()
             for message in conversation["messages"]:
-                session.add(Message(conversation_id=row.id, user_id=user_id, **message))
+                old_id = message.pop("id")
+                stored = Message(conversation_id=row.id, user_id=user_id, **message)
+                session.add(stored)
+                session.flush()
+                if old_id is not None:
+                    new_ids[old_id] = stored.id
                 added += 1
                 if progress is not None:
                     progress(added, total)
+    store = memory.episodes.store
+    Facts(store, user_id=user_id).load(facts, message_ids=new_ids)
+    if profile:
+        Profiles(store, user_id=user_id).set(profile)
     memory.index_pending()
     return added
 
 
-def _read_export(path: Path) -> list[dict[str, Any]]:
+def _read_export(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     fix = "Use a file written by `psi memory export`."
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -202,7 +226,15 @@ def _read_export(path: Path) -> list[dict[str, Any]]:
     conversations = data.get("conversations")
     if not isinstance(conversations, list):
         raise InputError(f"{path}: 'conversations' must be a list.", hint=fix)
-    return [_conversation(c, path, n) for n, c in enumerate(conversations, start=1)]
+    facts = data.get("facts") or []
+    profile = data.get("profile")
+    if not isinstance(facts, list) or not all(isinstance(f, dict) for f in facts):
+        raise InputError(f"{path}: 'facts' must be a list of objects.", hint=fix)
+    if profile is not None and not isinstance(profile, str):
+        raise InputError(f"{path}: 'profile' must be text or null.", hint=fix)
+    parsed = [_conversation(c, path, n) for n, c in enumerate(conversations, start=1)]
+    Facts.check(facts)
+    return parsed, facts, profile
 
 
 def _conversation(raw: Any, path: Path, number: int) -> dict[str, Any]:
@@ -219,6 +251,7 @@ def _conversation(raw: Any, path: Path, number: int) -> dict[str, Any]:
             raise InputError(f"{where}, message {index}: content must be text.")
         messages.append(
             {
+                "id": message.get("id") if isinstance(message.get("id"), int) else None,
                 "role": message["role"],
                 "name": message.get("name"),
                 "content": message["content"],

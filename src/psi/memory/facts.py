@@ -382,6 +382,12 @@ class Facts:
             for f in self.all()
         ]
 
+    @staticmethod
+    def check(records: Sequence[Mapping[str, Any]]) -> None:
+        """Raise InputError if `load` would refuse these records; writes nothing."""
+        for number, record in enumerate(records, start=1):
+            _record(record, number)
+
     def load(
         self, records: Sequence[Mapping[str, Any]], *, message_ids: Mapping[int, int] | None = None
     ) -> int:

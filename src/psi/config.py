@@ -192,6 +192,11 @@ class Settings(BaseSettings):
     )
     models: dict[str, ModelProfile] = Field(default_factory=dict)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    fact_model: str | None = Field(
+        default=None,
+        description="Model profile that reads conversations for facts after each reply; "
+        "unset: no extraction (the embedded 135M model rarely manages it).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -9,37 +9,34 @@
 The user's message is stored before the model is called, so a model that
 fails (a server down, a timeout) never loses what the person wrote. A reply
 cut short by Ctrl-C, a cancel event or an error mid-stream is stored with
-the text that arrived, marked interrupted. Later issues add memory recall,
-goals, routing and guards to `_context` and `_after`; the shape stays.
+the text that arrived, marked interrupted. Memory takes part on both sides:
+the profile, known facts and recalled turns go into the system message before
+the reply; indexing and fact learning run on a background thread after it.
+"remember that ..." and "forget that ..." are carried out without the model.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from psi.agent.context import fit_history, memory_block
 from psi.agent.inputs import check_message
+from psi.agent.remembering import FactLearner, explicit_reply
 from psi.clock import Clock, system_clock
 from psi.config import Settings
 from psi.errors import PsiError
 from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, Reply
+from psi.memory.facts import Facts
+from psi.memory.profile import Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
 from psi.store.conversations import Conversations, StoredMessage
 from psi.store.db import Store, open_store
 
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """Which model answers, and the profile name it was configured under."""
-
-    profile: str
-    model: ChatModel
-
-
 RECALL_ITEMS = 6
+RECALL_FACTS = 5
 
 
 def load_embedder(settings: Settings) -> TextEmbedder:
@@ -70,7 +67,22 @@ class ChatService:
         self.conversation_id = conversation_id
         self.clock = clock
         self.memory = memory
-        self.indexer = BackgroundIndexer(memory, embed=embed) if memory is not None else None
+        self.facts = Facts(store, user_id=user_id) if memory is not None else None
+        self.learner = self._learner() if memory is not None else None
+        self.indexer = (
+            BackgroundIndexer(memory, embed=embed, after=self.learner)
+            if memory is not None
+            else None
+        )
+
+    def _learner(self) -> FactLearner | None:
+        if self.settings.fact_model is None:
+            return None
+        return FactLearner(
+            model=get_model(self.settings.profile(self.settings.fact_model), self.settings),
+            conversations=self.conversations,
+            facts=Facts(self.store, user_id=self.user_id),
+        )
 
     @classmethod
     def open(
@@ -126,30 +138,57 @@ class ChatService:
         base = self.settings.system_prompt or prompt_text("system.md").strip()
         today = self.clock().strftime("%A %d %B %Y")
         parts = [base, f"Today is {today}."]
+        if self.memory is not None:
+            profile = profile_block(Profiles(self.store, user_id=self.user_id).get().text)
+            if profile:
+                parts.append(profile)
         if recalled:
             parts.append(recalled)
         return Message.system("\n".join(parts))
 
     def recall(self, text: str) -> str | None:
-        """What memory holds about `text`, as a block for the system message (or None)."""
-        if self.memory is None:
+        """What memory holds about `text` (known facts, then said turns) as a block for the
+        system message, or None."""
+        if self.memory is None or self.facts is None:
             return None
+        blocks = []
+        known = self.facts.search(text, limit=RECALL_FACTS)
+        if known:
+            lines = [
+                f"- {json.dumps(f.statement, ensure_ascii=False)} (since {f.valid_from:%Y-%m-%d})"
+                for f in known
+            ]
+            blocks.append(prompt_text("facts.md").strip() + "\n" + "\n".join(lines))
         found = [
             item
             for item in self.memory.recall(text, limit=RECALL_ITEMS)
             # This conversation's own turns are in the history already.
             if item.episode.conversation_id != self.conversation_id
         ]
-        return memory_block(
+        said = memory_block(
             found,
             header=prompt_text("memory.md").strip(),
             budget=self.model.context_window // 4,
             count=self.model.count_tokens,
         )
+        if said:
+            blocks.append(said)
+        return "\n".join(blocks) or None
 
     def send(self, text: str, *, options: ChatOptions | None = None) -> Turn:
         """Store the user's message and start the reply. Raises InputError before storing."""
         text = check_message(text, max_chars=self.settings.max_message_chars)
+        if self.memory is not None and self.facts is not None:
+            answer = explicit_reply(
+                text,
+                memory=self.memory,
+                facts=self.facts,
+                store_user_message=self._store_user_message,
+                at=self.clock(),
+            )
+            if answer is not None:
+                done = Reply(message=Message.assistant(answer), model="psi")
+                return Turn(self, self._conversation(), ChatStream.of_reply(done), dropped=0)
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
         options = options or ChatOptions()
@@ -163,13 +202,19 @@ class ChatService:
             count=lambda m: self.model.count_tokens(m.content) + 4,
             model_name=self.model.name,
         )
+        self._store_user_message(text)
+        stream = self.model.stream(fitted.messages, options=options)
+        return Turn(self, self._conversation(), stream, dropped=fitted.dropped)
+
+    def _conversation(self) -> int:
         if self.conversation_id is None:
             self.conversation_id = self.conversations.create(
                 model_profile=self.model.name, at=self.clock()
             )
-        self.conversations.add(self.conversation_id, new, at=self.clock())
-        stream = self.model.stream(fitted.messages, options=options)
-        return Turn(self, self.conversation_id, stream, dropped=fitted.dropped)
+        return self.conversation_id
+
+    def _store_user_message(self, text: str) -> int:
+        return self.conversations.add(self._conversation(), Message.user(text), at=self.clock())
 
     def ask(self, text: str, *, options: ChatOptions | None = None) -> Reply:
         """Send and wait for the whole reply."""
@@ -242,5 +287,7 @@ class Turn:
             interrupted=reply.finish_reason == "interrupted",
             at=self.service.clock(),
         )
+        if self.service.learner is not None:
+            self.service.learner.note(self.conversation_id)
         if self.service.indexer is not None:
             self.service.indexer.notify()

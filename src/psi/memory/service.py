@@ -79,6 +79,7 @@ class Memory:
         self._embedder_factory = embedder
         self._embedder: TextEmbedder | None = None
         self._embedder_lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self.vectors = vectors or VectorCache()
         self.clock = clock
 
@@ -101,10 +102,13 @@ class Memory:
     def index_pending(self, *, embed: bool = True) -> int:
         """Make episodes of every stored message that has none; embed what lacks a vector."""
         made = 0
-        while batch := self.episodes.unindexed(limit=512):
-            for conversation_id, said in _by_conversation(batch):
-                self._index_conversation(conversation_id, said)
-            made += len(batch)
+        # One indexer at a time: the background thread and a command that needs the
+        # index now (forgetting) would otherwise both take the same messages.
+        with self._index_lock:
+            while batch := self.episodes.unindexed(limit=512):
+                for conversation_id, said in _by_conversation(batch):
+                    self._index_conversation(conversation_id, said)
+                made += len(batch)
         if embed:
             self.embed_pending()
         return made
@@ -237,9 +241,17 @@ class BackgroundIndexer:
     long-running session (or `psi memory reindex`) embeds what is missing.
     """
 
-    def __init__(self, memory: Memory, *, embed: bool = True) -> None:
+    def __init__(
+        self,
+        memory: Memory,
+        *,
+        embed: bool = True,
+        after: Callable[[], None] | None = None,
+    ) -> None:
         self.memory = memory
         self.embed = embed
+        # More work for the same thread once indexing is done (learning facts).
+        self.after = after
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -270,6 +282,8 @@ class BackgroundIndexer:
                 return
             try:
                 self.memory.index_pending(embed=self.embed)
+                if self.after is not None:
+                    self.after()
             except Exception as exc:  # kept for the caller; the next notify retries
                 self.error = exc
             if not self._wake.is_set():

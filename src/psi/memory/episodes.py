@@ -82,6 +82,17 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{word}"' for word in sorted(words))
 
 
+_EPISODE_COLUMNS = (
+    MemoryItem.id,
+    MemoryItem.message_id,
+    MemoryItem.conversation_id,
+    MemoryItem.speaker,
+    MemoryItem.text,
+    MemoryItem.at,
+    MemoryItem.prev_id,
+)
+
+
 def _episode(row: MemoryItem) -> Episode:
     return Episode(
         id=row.id,
@@ -197,11 +208,17 @@ class Episodes:
         """For each id, the episode said right after it (where there is one)."""
         if not ids:
             return {}
-        query = select(MemoryItem.prev_id, MemoryItem.id).where(
-            MemoryItem.user_id == self.user_id, MemoryItem.prev_id.in_(list(ids))
+        # Filtered by user in Python: with user_id in the WHERE clause SQLite picks the
+        # user's index and scans every episode instead of looking up prev_id.
+        query = select(MemoryItem.prev_id, MemoryItem.id, MemoryItem.user_id).where(
+            MemoryItem.prev_id.in_(list(ids))
         )
         with self.store.session() as session:
-            return {int(row[0] or 0): int(row[1]) for row in session.execute(query)}
+            return {
+                int(row[0] or 0): int(row[1])
+                for row in session.execute(query)
+                if row[2] == self.user_id
+            }
 
     def speakers(self) -> list[str]:
         query = select(MemoryItem.speaker).where(MemoryItem.user_id == self.user_id).distinct()
@@ -293,11 +310,20 @@ class Episodes:
     def get(self, ids: Sequence[int]) -> dict[int, Episode]:
         if not ids:
             return {}
-        query = select(MemoryItem).where(
-            MemoryItem.user_id == self.user_id, MemoryItem.id.in_(list(ids))
+        # Only the columns an Episode needs: not the vector, not the keyword document.
+        query = select(*_EPISODE_COLUMNS).where(
+            MemoryItem.id.in_(list(ids)), MemoryItem.user_id == self.user_id
         )
         with self.store.session() as session:
-            return {row.id: _episode(row) for row in session.scalars(query)}
+            return {row[0]: Episode(*row) for row in session.execute(query)}
+
+    def newest_id(self, *, embedder: str) -> int:
+        """The highest id with a vector from `embedder` (an index lookup, not a count)."""
+        query = select(func.max(MemoryItem.id)).where(
+            MemoryItem.user_id == self.user_id, MemoryItem.embedder == embedder
+        )
+        with self.store.session() as session:
+            return int(session.scalar(query) or 0)
 
     def recent(self, *, limit: int, offset: int = 0) -> list[Episode]:
         """Newest first."""
@@ -364,8 +390,10 @@ class Episodes:
 class VectorCache:
     """Each (database, user, embedder)'s vectors as one matrix, topped up with new rows.
 
-    A count check on every search catches rows deleted elsewhere (forget in
-    another process) and reloads; appends only load what is new.
+    Each search looks up the newest id (an index lookup) and loads only rows past
+    the cached ones. Deletions in this process clear the cache (psi.memory.control);
+    rows deleted by another process are skipped at lookup, since recall fetches
+    every hit by id, and go at the next restart.
     """
 
     def __init__(self) -> None:
@@ -382,11 +410,8 @@ class VectorCache:
             ids, matrix = self._entries.get(
                 key, (np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
             )
-            expected = episodes.count(embedder=embedder)
-            if expected < len(ids):
-                ids, matrix = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-            if expected > len(ids):
-                after = int(ids[-1]) if len(ids) else 0
+            after = int(ids[-1]) if len(ids) else 0
+            if episodes.newest_id(embedder=embedder) > after:
                 new_ids, new_rows = episodes.vectors_after(embedder, after)
                 if len(new_ids):
                     ids = np.concatenate([ids, new_ids])

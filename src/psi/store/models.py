@@ -95,6 +95,7 @@ class MemoryItem(Base):
     __table_args__ = (
         Index("ix_memory_items_user_at", "user_id", "at"),
         Index("ix_memory_items_user_speaker", "user_id", "speaker"),
+        Index("ix_memory_items_user_embedder", "user_id", "embedder"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -50,6 +50,8 @@ def upgrade() -> None:
     op.create_index("ix_memory_items_conversation_id", "memory_items", ["conversation_id"])
     op.create_index("ix_memory_items_prev_id", "memory_items", ["prev_id"])
     op.create_index("ix_memory_items_user_speaker", "memory_items", ["user_id", "speaker"])
+    # Finds the newest vector of an embedder without a scan (the vector cache's check).
+    op.create_index("ix_memory_items_user_embedder", "memory_items", ["user_id", "embedder"])
     if op.get_bind().dialect.name == "sqlite":
         # A plain (not external-content) FTS5 table keyed by memory_items.id: the
         # memory code writes and deletes its rows itself, so forgetting is explicit.

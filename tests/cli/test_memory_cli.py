@@ -99,3 +99,29 @@ def test_changing_the_embedder_reembeds_every_memory(chatted: None, psi_home: Pa
     names = {row[0] for row in database.execute("SELECT embedder FROM memory_items")}
     sizes = {len(row[0]) for row in database.execute("SELECT vector FROM memory_items")}
     assert names == {"hashing-64"} and sizes == {64 * 4}
+
+
+def test_facts_and_profile_commands(chatted: None) -> None:
+    psi("chat", input="Remember that my sister Grace lives in Lisbon.\n")
+    code, out, _ = psi("memory", "list")
+    assert code == 0 and "Facts" in out and "Your sister Grace lives in Lisbon." in out
+    fact_id = next(line.split()[0] for line in out.splitlines() if "Grace" in line)
+    assert fact_id.startswith("f")
+    code, out, _ = psi("memory", "show", fact_id)
+    assert "Learnt from messages" in out and "origin: explicit" in out
+    code, out, _ = psi("memory", "edit", fact_id, "Your sister Grace lives in Porto.")
+    assert code == 0 and "Porto" in out
+    code, out, _ = psi("memory", "search", "--keyword-only", "Grace")
+    assert "Porto" in out
+    code, _, err = psi("memory", "edit", "12", "something")
+    assert code == 2 and "Only facts can be edited" in err
+    code, _, err = psi("memory", "show", "x7")
+    assert code == 2 and "not a memory id" in err
+    code, out, _ = psi("memory", "profile")
+    assert "built from facts" in out and "Porto" in out
+    code, out, _ = psi("memory", "profile", "--set", "Ada. Nurse. Vegetarian.")
+    assert "written by you" in out
+    code, out, _ = psi("memory", "forget", fact_id)
+    assert code == 0 and f"Forgot fact {fact_id}" in out
+    _, out, _ = psi("memory", "list")
+    assert "Porto" not in out

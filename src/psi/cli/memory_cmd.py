@@ -12,6 +12,7 @@ from rich.markup import escape
 from psi.cli.output import err, friendly, out
 
 if TYPE_CHECKING:
+    from psi.memory.facts import Fact, Facts
     from psi.memory.service import Memory
 
 app = typer.Typer(help="What psi remembers, and your control over it.", no_args_is_help=True)
@@ -46,6 +47,29 @@ def _embed_with_progress(memory: Memory) -> int:
         )
 
 
+def _parse_id(raw: str) -> tuple[str, int]:
+    """("fact", 12) for "f12"; ("episode", 12) for "12" or "e12"."""
+    from psi.errors import InputError
+
+    kind = "fact" if raw[:1].lower() == "f" else "episode"
+    digits = raw[1:] if raw[:1].lower() in ("f", "e") else raw
+    if not digits.isdigit():
+        raise InputError(
+            f"{raw!r} is not a memory id.",
+            hint="Ids look like 42 (something said) or f7 (a fact); `psi memory list` shows them.",
+        )
+    return kind, int(digits)
+
+
+def _fact_line(fact: Fact) -> str:
+    since = f"{fact.valid_from.astimezone():%Y-%m-%d}"
+    until = f" until {fact.valid_to.astimezone():%Y-%m-%d}" if fact.valid_to else ""
+    return (
+        f"[bold]{'f' + str(fact.id):>6}[/] [dim]{since}{until}[/] [magenta]{fact.category}[/]: "
+        f"{escape(fact.statement)}"
+    )
+
+
 def _line(episode_id: int, when: str, speaker: str, text: str, width: int = 90) -> str:
     flat = " ".join(text.split())
     short = flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -59,10 +83,16 @@ def list_(
 ) -> None:
     """Newest memories first."""
     memory = _memory()
+    facts = _facts(memory).current()
     episodes = memory.episodes.recent(limit=limit)
-    if not episodes:
+    if not episodes and not facts:
         out.print("Nothing remembered yet. Chat with `psi chat`, or `psi memory import FILE`.")
         return
+    if facts:
+        out.print("[bold]Facts[/]")
+        for fact in facts[:limit]:
+            out.print(_fact_line(fact))
+        out.print("[bold]Said[/]")
     for e in episodes:
         out.print(_line(e.id, f"{e.at.astimezone():%Y-%m-%d %H:%M}", e.speaker, e.text))
 
@@ -78,10 +108,14 @@ def search(
 ) -> None:
     """Search memory the way psi recalls it before answering."""
     memory = _memory(dense=not keyword_only)
-    found = memory.recall(" ".join(query), limit=limit)
-    if not found:
+    text = " ".join(query)
+    facts = _facts(memory).search(text, limit=limit)
+    found = memory.recall(text, limit=limit)
+    if not found and not facts:
         out.print("No memory matches that.")
         return
+    for fact in facts:
+        out.print(_fact_line(fact))
     for item in found:
         e = item.episode
         out.print(_line(e.id, f"{e.at.astimezone():%Y-%m-%d %H:%M}", e.speaker, e.text))
@@ -89,11 +123,15 @@ def search(
 
 @app.command("show")
 @friendly
-def show(episode_id: int = typer.Argument(..., help="Memory id (from list or search).")) -> None:
-    """One memory with where it came from and the turns around it."""
+def show(memory_id: str = typer.Argument(..., help="Memory id (42, or f7 for a fact).")) -> None:
+    """One memory with where it came from: the turns around it, or a fact's history."""
     from psi.errors import NotFound
 
+    kind, episode_id = _parse_id(memory_id)
     memory = _memory()
+    if kind == "fact":
+        _show_fact(memory, episode_id)
+        return
     episode = memory.episodes.get([episode_id]).get(episode_id)
     if episode is None:
         raise NotFound(f"No memory {episode_id}.", hint="`psi memory list` shows ids.")
@@ -114,10 +152,70 @@ def show(episode_id: int = typer.Argument(..., help="Memory id (from list or sea
             out.print(f"{mark} " + _line(e.id, f"{e.at.astimezone():%H:%M}", e.speaker, e.text))
 
 
+def _show_fact(memory: Memory, fact_id: int) -> None:
+    facts = _facts(memory)
+    fact = facts.get(fact_id)
+    out.print(_fact_line(fact))
+    sources = ", ".join(str(m) for m in fact.source_message_ids) or "none"
+    out.print(f"[dim]Learnt from messages: {sources}; origin: {fact.origin}[/]")
+    history = facts.history(fact_id)
+    if len(history) > 1:
+        out.print("[dim]History (oldest first):[/]")
+        for version in history:
+            out.print("  " + _fact_line(version))
+
+
+def _facts(memory: Memory) -> Facts:
+    from psi.memory.facts import Facts
+
+    return Facts(memory.episodes.store, user_id=memory.episodes.user_id)
+
+
+@app.command("edit")
+@friendly
+def edit(
+    memory_id: str = typer.Argument(..., help="A fact id, like f7."),
+    statement: list[str] = typer.Argument(..., help="What the fact should say instead."),
+) -> None:
+    """Correct a fact in your own words (what was said stays as it was said)."""
+    from psi.errors import InputError
+
+    kind, fact_id = _parse_id(memory_id)
+    if kind != "fact":
+        raise InputError(
+            "Only facts can be edited; what was said is a record.",
+            hint="Forget it with `psi memory forget ID`, or edit a fact (f7).",
+        )
+    fact = _facts(_memory()).edit(fact_id, " ".join(statement))
+    out.print(_fact_line(fact))
+
+
+@app.command("profile")
+@friendly
+def profile(
+    text: str | None = typer.Option(None, "--set", help="Your own profile text."),
+    reset: bool = typer.Option(False, "--reset", help="Go back to the profile built from facts."),
+) -> None:
+    """The short "about you" that psi keeps in every conversation."""
+    from psi.memory.profile import Profiles
+
+    memory = _memory()
+    profiles = Profiles(memory.episodes.store, user_id=memory.episodes.user_id)
+    if reset:
+        current = profiles.rebuild()
+    elif text is not None:
+        current = profiles.set(text)
+    else:
+        current = profiles.get()
+    origin = "written by you" if current.edited_by_user else "built from facts"
+    out.print(f"[dim]Profile ({origin}):[/]")
+    out.print(escape(current.text) if current.text else "[dim](empty)[/]")
+
+
 @app.command("forget")
 @friendly
 def forget(
-    episode_id: int | None = typer.Argument(None, help="Memory id to forget."),
+    memory_id: str | None = typer.Argument(None, help="Memory id to forget (42, or f7)."),
     everything: bool = typer.Option(False, "--all", help="Forget every conversation and memory."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
@@ -125,7 +223,7 @@ def forget(
     from psi.errors import InputError
     from psi.memory.control import forget_all, forget_episode
 
-    if everything == (episode_id is not None):
+    if everything == (memory_id is not None):
         raise InputError("Give one memory id, or --all.", hint="`psi memory forget 42`")
     memory = _memory()
     if everything:
@@ -136,9 +234,14 @@ def forget(
         gone = forget_all(memory)
         out.print(f"Forgot everything ({gone} conversations).")
         return
-    assert episode_id is not None
-    forget_episode(memory, episode_id)
-    out.print(f"Forgot memory {episode_id} and the message it came from.")
+    assert memory_id is not None
+    kind, number = _parse_id(memory_id)
+    if kind == "fact":
+        _facts(memory).forget(number)
+        out.print(f"Forgot fact f{number} and its history.")
+        return
+    forget_episode(memory, number)
+    out.print(f"Forgot memory {number} and the message it came from.")
 
 
 @app.command("export")

@@ -161,7 +161,7 @@ class ChatService:
             blocks.append(prompt_text("facts.md").strip() + "\n" + "\n".join(lines))
         found = [
             item
-            for item in self.memory.recall(text, limit=RECALL_ITEMS)
+            for item in self.memory.recall(text, limit=RECALL_ITEMS, now=self.clock())
             # This conversation's own turns are in the history already.
             if item.episode.conversation_id != self.conversation_id
         ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -35,6 +36,7 @@ from psi.memory.episodes import (
     dense_search,
 )
 from psi.memory.rank import Item, named_speakers, rank, strip_names, turn_text, window_text
+from psi.memory.when import question_periods
 from psi.store.db import Store
 
 EMBED_BATCH = 64
@@ -161,7 +163,7 @@ class Memory:
 
     # -- recall ------------------------------------------------------------------
 
-    def recall(self, query: str, *, limit: int = 6) -> list[Recalled]:
+    def recall(self, query: str, *, limit: int = 6, now: datetime | None = None) -> list[Recalled]:
         """The episodes most relevant to `query`, best first, each with the turns around it.
 
         Keyword (window documents) and dense (plain turns) candidates are fused and
@@ -194,7 +196,8 @@ class Memory:
         episodes.update(self.episodes.get([i for i in around if i not in episodes]))
         following.update(self.episodes.next_ids([i for i in episodes if i not in following]))
         items = {str(i): _item(e, following.get(i)) for i, e in episodes.items()}
-        order = rank(query, participants, items, bm25, dense)
+        periods = question_periods(query, now or self.clock())
+        order = rank(query, participants, items, bm25, dense, dates=periods)
         return [
             Recalled(
                 episode=episodes[int(key)],

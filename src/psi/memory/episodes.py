@@ -330,11 +330,15 @@ class Episodes:
         if not ids:
             return {}
         # Only the columns an Episode needs: not the vector, not the keyword document.
-        query = select(*_EPISODE_COLUMNS).where(
-            MemoryItem.id.in_(list(ids)), MemoryItem.user_id == self.user_id
-        )
+        # The user is checked on the rows: in the WHERE clause it steers SQLite to the
+        # user's index, a scan, instead of primary-key lookups.
+        query = select(*_EPISODE_COLUMNS, MemoryItem.user_id).where(MemoryItem.id.in_(list(ids)))
         with self.store.session() as session:
-            return {row[0]: Episode(*row) for row in session.execute(query)}
+            return {
+                row[0]: Episode(*row[:-1])
+                for row in session.execute(query)
+                if row[-1] == self.user_id
+            }
 
     def newest_id(self, *, embedder: str) -> int:
         """The highest id with a vector from `embedder` (an index lookup, not a count)."""

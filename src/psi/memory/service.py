@@ -82,6 +82,7 @@ class Memory:
         self._embedder: TextEmbedder | None = None
         self._embedder_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._participants: list[str] | None = None
         self.vectors = vectors or VectorCache()
         self.clock = clock
 
@@ -111,6 +112,9 @@ class Memory:
                 for conversation_id, said in _by_conversation(batch):
                     self._index_conversation(conversation_id, said)
                 made += len(batch)
+                if self._participants is not None:
+                    known = set(self._participants)
+                    self._participants += sorted({s.speaker for s in batch} - known)
         if embed:
             self.embed_pending()
         return made
@@ -163,6 +167,13 @@ class Memory:
 
     # -- recall ------------------------------------------------------------------
 
+    def participants(self) -> list[str]:
+        """Everyone who has spoken in this user's memory; read once, then kept current by
+        `index_pending` (a DISTINCT over every episode costs more than the rest of recall)."""
+        if self._participants is None:
+            self._participants = self.episodes.speakers()
+        return list(self._participants)
+
     def recall(self, query: str, *, limit: int = 6, now: datetime | None = None) -> list[Recalled]:
         """The episodes most relevant to `query`, best first, each with the turns around it.
 
@@ -170,7 +181,7 @@ class Memory:
         re-ranked by psi.memory.rank: neighbouring turns lift each other, and turns
         by a participant the question names, or on a date it names, count more.
         """
-        participants = self.episodes.speakers()
+        participants = self.participants()
         named = named_speakers(query, participants)
         bm25 = {str(i): s for i, s in self.episodes.keyword_search(query, limit=CANDIDATES)}
         embedder = self._embedder

@@ -99,17 +99,25 @@ class ModelProfile(BaseModel):
 
     def api_key(self) -> str | None:
         """The key from the environment; MissingAPIKey if the profile needs one and it is unset."""
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise MissingAPIKey(
-                f"Model profile '{self.name}' needs an API key in ${self.api_key_env}, "
-                "which is not set.",
-                hint=f"export {self.api_key_env}=... and try again, "
-                "or pick another profile with --model.",
-            )
-        return key
+        return key_from_env(
+            self.api_key_env,
+            who=f"Model profile '{self.name}'",
+            otherwise="or pick another profile with --model.",
+        )
+
+
+def key_from_env(variable: str | None, *, who: str, otherwise: str) -> str | None:
+    """The API key in environment `variable` (None when no variable is named); MissingAPIKey,
+    naming the variable, when it is named but unset."""
+    if variable is None:
+        return None
+    key = os.environ.get(variable)
+    if not key:
+        raise MissingAPIKey(
+            f"{who} needs an API key in ${variable}, which is not set.",
+            hint=f"export {variable}=... and try again, {otherwise}",
+        )
+    return key
 
 
 def builtin_profiles() -> dict[str, ModelProfile]:
@@ -154,17 +162,12 @@ class EmbedderSettings(BaseModel):
 
     def api_key(self) -> str | None:
         """The key from the environment; MissingAPIKey if one is named and unset."""
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise MissingAPIKey(
-                f"The embedder needs an API key in ${self.api_key_env}, which is not set.",
-                hint=f"export {self.api_key_env}=... and try again, or set "
-                "embedder.backend to a local one (`psi config set embedder.backend "
-                "sentence-transformers`).",
-            )
-        return key
+        return key_from_env(
+            self.api_key_env,
+            who="The embedder",
+            otherwise="or set embedder.backend to a local one "
+            "(`psi config set embedder.backend sentence-transformers`).",
+        )
 
 
 class Settings(BaseSettings):

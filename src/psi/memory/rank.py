@@ -37,6 +37,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from psi.memory.dates import MONTHS
+
 __all__ = [
     "DateMention",
     "Item",
@@ -164,26 +166,7 @@ def strip_names(question: str, names: Iterable[str]) -> str:
     return re.sub(r"\s+", " ", out).strip() or question
 
 
-_MONTHS = {
-    name: i
-    for i, name in enumerate(
-        (
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ),
-        start=1,
-    )
-}
+_MONTHS = {name: i for i, name in enumerate(MONTHS, start=1)}
 _DATE = re.compile(
     r"(?:(\d{1,2})(?:st|nd|rd|th)?\s+)?("
     + "|".join(_MONTHS)

@@ -13,23 +13,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from psi.memory.dates import find_date
+from psi.memory.dates import MONTHS, find_date
 from psi.memory.rank import DateMention
 
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 _MONTH = re.compile(
     r"\b(last|this|in|during)\s+(" + "|".join(MONTHS) + r")\b(?!\s*,?\s*\d{4})", re.IGNORECASE
 )

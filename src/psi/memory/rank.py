@@ -146,14 +146,31 @@ def window_text(
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 
 
+# Capitalised words that start a sentence are not short names: "Can you ..." is not
+# Candice, "Will it ..." is not William.
+_OPENERS = (
+    "can could did do does had has have how is may might must shall should was were "
+    "what when where which who whom whose why will would"
+)
+_NOT_NAMES = frozenset(_OPENERS.split())
+
+
 def named_speakers(question: str, speakers: Iterable[str]) -> list[str]:
-    """Participants the question names, by full name or capitalised prefix (>= 3 letters)."""
-    words = _CAPITALISED.findall(question)
+    """Participants the question names, by full name or capitalised prefix (>= 3 letters).
+
+    A word that is some participant's full name names only them ("Jon" is not also
+    Jonathan), and common sentence-openers are never prefixes."""
+    names = list(speakers)
+    full_names = {name for name in names if re.search(rf"\b{re.escape(name)}\b", question)}
+    words = [
+        w
+        for w in _CAPITALISED.findall(question)
+        if len(w) >= 3 and w.lower() not in _NOT_NAMES and w not in full_names
+    ]
     found: list[str] = []
-    for name in speakers:
-        full = re.search(rf"\b{re.escape(name)}\b", question) is not None
-        alias = any(len(w) >= 3 and name.lower().startswith(w.lower()) for w in words)
-        if (full or alias) and name not in found:
+    for name in names:
+        alias = any(name.lower().startswith(w.lower()) for w in words)
+        if (name in full_names or alias) and name not in found:
             found.append(name)
     return found
 

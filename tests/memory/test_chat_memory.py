@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from psi.memory.facts import Facts
 from psi.memory.profile import Profiles
 from psi.memory.service import Memory
 from psi.store.db import Store
+from support.database import all_rows
 
 
 def chat_service(store: Store, model: ScriptedModel) -> ChatService:
@@ -56,11 +56,7 @@ def test_forget_that_removes_the_fact_and_what_was_said(store: Store, psi_home: 
     # What was said, the command to remember it, and psi's confirmation.
     assert reply.text.startswith("Done: I forgot 1 fact and 3 messages")
     chat.close()
-    database = sqlite3.connect(psi_home / "psi.db")
-    tables = [r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    for table in tables:
-        for row in database.execute(f'SELECT * FROM "{table}"'):
-            assert "4711" not in repr(row), table
+    assert "4711" not in all_rows(psi_home / "psi.db")
 
 
 def test_forget_that_with_nothing_to_forget(store: Store) -> None:

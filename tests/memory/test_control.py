@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from psi.memory.profile import Profiles
 from psi.memory.service import Memory
 from psi.store.conversations import Conversations
 from psi.store.db import Store
+from support.database import all_rows
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SECRET = "my bank PIN is 8086"
@@ -41,14 +41,6 @@ def fill(conversations: Conversations) -> int:
             at=START + timedelta(minutes=n),
         )
     return cid
-
-
-def all_rows(path: Path) -> str:
-    database = sqlite3.connect(path)
-    tables = [r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return "\n".join(
-        repr(row) for table in tables for row in database.execute(f'SELECT * FROM "{table}"')
-    )
 
 
 def test_forget_leaves_the_text_in_no_table(

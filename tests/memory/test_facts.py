@@ -33,6 +33,7 @@ from psi.memory.wording import content_stems, stem, words
 from psi.store.conversations import Conversations, StoredMessage
 from psi.store.db import Store
 from psi.store.models import Base
+from support.database import all_rows
 
 SATURDAY = datetime(2026, 5, 2, 18, 0, tzinfo=UTC)
 WEDNESDAY = datetime(2026, 5, 6, 9, 30, tzinfo=UTC)
@@ -74,17 +75,6 @@ def draft(statement: str, at: datetime, *, key: str | None = None, **fields: Any
         valid_from=at,
         **fields,
     )
-
-
-def all_rows(path: Path) -> str:
-    """Every row of every table (FTS shadow tables included) as text."""
-    database = sqlite3.connect(path)
-    tables = [r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    text = "\n".join(
-        repr(row) for table in tables for row in database.execute(f'SELECT * FROM "{table}"')
-    )
-    database.close()
-    return text
 
 
 # -- extraction ----------------------------------------------------------------------

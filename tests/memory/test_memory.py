@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from psi.llm.scripted import ScriptedModel
 from psi.memory.service import BackgroundIndexer, Memory
 from psi.store.conversations import Conversations
 from psi.store.db import Store
+from support.database import all_rows
 
 START = datetime(2026, 5, 2, 18, 0, tzinfo=UTC)
 
@@ -96,13 +96,7 @@ def test_deleting_a_conversation_leaves_no_text_in_any_table(
     memory.index_pending()
     with store.engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM conversations WHERE id = ?", (cid,))
-    database = sqlite3.connect(psi_home / "psi.db")
-    tables = [
-        row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type='table'")
-    ]
-    for table in tables:
-        for row in database.execute(f'SELECT * FROM "{table}"'):
-            assert "X1234567" not in repr(row), table
+    assert "X1234567" not in all_rows(psi_home / "psi.db")
     assert memory.recall("passport number") == []
 
 

@@ -74,6 +74,10 @@ class ChatService:
             if memory is not None
             else None
         )
+        if self.indexer is not None and embed:
+            # A long-running session: load the embedder, embed what is missing and build
+            # snapshots of a large memory while the user types the first message.
+            self.indexer.notify()
 
     def _learner(self) -> FactLearner | None:
         if self.settings.fact_model is None:

@@ -73,7 +73,7 @@ def forget_episode(memory: Memory, episode_id: int) -> None:
         # The title was taken from the first message, which may be the one forgotten.
         Conversations(episodes.store, user_id=episodes.user_id).retitle(found.conversation_id)
     episodes.purge()
-    memory.vectors.clear()
+    memory.invalidate()
 
 
 def rewrite_windows(memory: Memory, conversation_id: int) -> None:
@@ -112,7 +112,7 @@ def forget_all(memory: Memory) -> int:
         session.execute(delete(MemoryItem).where(MemoryItem.user_id == user_id))
         result = session.execute(delete(Conversation).where(Conversation.user_id == user_id))
     memory.episodes.purge()
-    memory.vectors.clear()
+    memory.invalidate()
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -291,5 +291,5 @@ def reindex(memory: Memory, *, progress: Callable[[int, int], None] | None = Non
     for conversation_id in memory.episodes.conversation_ids():
         rewrite_windows(memory, conversation_id)
     memory.episodes.clear_vectors()
-    memory.vectors.clear()
+    memory.invalidate()
     return memory.embed_pending(progress)

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from psi.memory.rank import turn_text
 from psi.store.db import Store
@@ -84,12 +84,12 @@ def fts_query(query: str) -> str | None:
 
 _TOP_ANYONE = text(
     "SELECT rowid, bm25(memory_fts) AS score FROM memory_fts "
-    "WHERE memory_fts MATCH :match ORDER BY score LIMIT :limit"
+    "WHERE memory_fts MATCH :match AND rowid > :after ORDER BY score LIMIT :limit"
 )
 _TOP_OWN = text(
     "SELECT f.rowid, bm25(memory_fts) AS score FROM memory_fts AS f "
     "JOIN memory_items AS m ON m.id = f.rowid "
-    "WHERE memory_fts MATCH :match AND m.user_id = :user "
+    "WHERE memory_fts MATCH :match AND f.rowid > :after AND m.user_id = :user "
     "ORDER BY score LIMIT :limit"
 )
 
@@ -215,21 +215,34 @@ class Episodes:
         with self.store.session() as session:
             return [_episode(row) for row in reversed(session.scalars(query).all())]
 
-    def next_ids(self, ids: Sequence[int]) -> dict[int, int]:
-        """For each id, the episode said right after it (where there is one)."""
+    def around(self, ids: Sequence[int]) -> dict[int, Episode]:
+        """The episodes `ids` with the turns said just before and after each, in one query.
+
+        The user is checked on the rows: in the WHERE clause it steers SQLite to the
+        user's index, a scan, instead of primary-key and prev_id lookups."""
         if not ids:
             return {}
-        # Filtered by user in Python: with user_id in the WHERE clause SQLite picks the
-        # user's index and scans every episode instead of looking up prev_id.
-        query = select(MemoryItem.prev_id, MemoryItem.id, MemoryItem.user_id).where(
-            MemoryItem.prev_id.in_(list(ids))
+        wanted = list(ids)
+        query = select(*_EPISODE_COLUMNS, MemoryItem.user_id).where(
+            or_(
+                MemoryItem.id.in_(wanted),
+                MemoryItem.prev_id.in_(wanted),
+                MemoryItem.id.in_(select(MemoryItem.prev_id).where(MemoryItem.id.in_(wanted))),
+            )
         )
-        with self.store.session() as session:
+        with self.store.engine.connect() as connection:
             return {
-                int(row[0] or 0): int(row[1])
-                for row in session.execute(query)
-                if row[2] == self.user_id
+                row[0]: Episode(*row[:-1])
+                for row in connection.execute(query).all()
+                if row[-1] == self.user_id
             }
+
+    def newest(self) -> int:
+        """The highest episode id of any user (0 when there is none): a lookup at the end
+        of the table, where this user's own highest id would cost a scan of their index."""
+        query = select(func.max(MemoryItem.id))
+        with self.store.engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
 
     def speakers(self) -> list[str]:
         query = select(MemoryItem.speaker).where(MemoryItem.user_id == self.user_id).distinct()
@@ -269,17 +282,18 @@ class Episodes:
             )
 
     def keyword_search(
-        self, query: str, *, limit: int, column: str = "document"
+        self, query: str, *, limit: int, column: str = "document", after: int = 0
     ) -> list[tuple[int, float]]:
         """(episode id, BM25 score; higher is better) for the best `limit` matches in
-        `column`: "document" (the turn with its neighbours) or "turn" (the turn alone)."""
+        `column`: "document" (the turn with its neighbours) or "turn" (the turn alone),
+        among episodes with ids above `after`."""
         match = fts_query(query)
         if match is None or not self.store.is_sqlite:
             return []
         if column not in ("document", "turn"):
             raise ValueError(f"no keyword column {column!r}")
         match = f"{{{column}}} : ({match})"
-        params = {"match": match, "user": self.user_id, "limit": limit}
+        params = {"match": match, "user": self.user_id, "limit": limit, "after": after}
         with self.store.session() as session:
             # The keyword index holds every user's episodes. Rank without joining
             # memory_items first (a third of the cost); when every hit is this user's,
@@ -297,6 +311,16 @@ class Episodes:
                 rows = session.execute(_TOP_OWN, params).all()
         # FTS5's bm25() is negative, more negative meaning a better match.
         return [(int(row[0]), -float(row[1])) for row in rows]
+
+    def documents(self) -> list[tuple[int, str]]:
+        """(id, keyword document) of every episode, oldest first."""
+        query = (
+            select(MemoryItem.id, MemoryItem.document)
+            .where(MemoryItem.user_id == self.user_id)
+            .order_by(MemoryItem.id)
+        )
+        with self.store.session() as session:
+            return [(int(row[0]), row[1] or "") for row in session.execute(query)]
 
     def vectors_after(
         self, embedder: str, after_id: int

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from psi.clock import Clock, system_clock
 from psi.memory.episodes import (
+    STOPWORDS,
     Episode,
     Episodes,
     Said,
@@ -36,6 +37,7 @@ from psi.memory.episodes import (
     dense_search,
 )
 from psi.memory.rank import Item, named_speakers, rank, strip_names, turn_text, window_text
+from psi.memory.snapshot import Snapshots, merge
 from psi.memory.when import question_periods
 from psi.store.db import Store
 
@@ -84,6 +86,7 @@ class Memory:
         self._index_lock = threading.Lock()
         self._participants: list[str] | None = None
         self.vectors = vectors or VectorCache()
+        self.snapshots = Snapshots()
         self.clock = clock
 
     # -- embedder --------------------------------------------------------------
@@ -165,7 +168,56 @@ class Memory:
                 progress(done, max(total, done))
         return done
 
+    def refresh_snapshots(self) -> bool:
+        """Build read-optimised snapshots of a large memory (psi.memory.snapshot) when it
+        has outgrown the last ones. Slow (seconds at 100,000 episodes): the indexer's
+        thread calls it, never a reply. True when it built."""
+        if not self.snapshots.due(self.episodes.count()):
+            return False
+        embedder = self._embedder
+
+        def vectors() -> tuple[str, NDArray[np.int64], NDArray[np.float32]] | None:
+            if embedder is None:
+                return None
+            ids, matrix = self.vectors.matrix(self.episodes, embedder.name)
+            return (embedder.name, ids, matrix) if len(ids) else None
+
+        self.snapshots.rebuild(self.episodes.documents, vectors, STOPWORDS)
+        return True
+
+    def invalidate(self) -> None:
+        """Forget cached vectors and snapshots: something was deleted or rewritten."""
+        self.vectors.clear()
+        self.snapshots.drop()
+
     # -- recall ------------------------------------------------------------------
+
+    def keyword_search(self, query: str, *, limit: int) -> list[tuple[int, float]]:
+        """BM25 over window documents: the snapshot's for the episodes it holds, FTS5's
+        for the rest (or for all, without a snapshot)."""
+        snapshot = self.snapshots.keywords
+        if snapshot is None:
+            return self.episodes.keyword_search(query, limit=limit)
+        # FTS5 reads a word's whole list of documents even for a few new ones: skip it
+        # when there are none.
+        newer = (
+            self.episodes.keyword_search(query, limit=limit, after=snapshot.upto)
+            if self.episodes.newest() > snapshot.upto
+            else []
+        )
+        return merge(snapshot.search(query, limit=limit), newer, limit=limit)
+
+    def dense_search(self, embedder: TextEmbedder, query: str) -> list[tuple[int, float]]:
+        """Nearest vectors to `query`: the HNSW snapshot's for the episodes it holds,
+        an exact search over the newer rows of the matrix for the rest."""
+        ids, matrix = self.vectors.matrix(self.episodes, embedder.name)
+        vector = embedder.embed_query(query)
+        snapshot = self.snapshots.vectors_for(embedder.name)
+        if snapshot is None:
+            return dense_search(ids, matrix, vector, limit=CANDIDATES)
+        start = int(np.searchsorted(ids, snapshot.upto, side="right"))
+        newer = dense_search(ids[start:], matrix[start:], vector, limit=CANDIDATES)
+        return merge(snapshot.search(vector, limit=CANDIDATES), newer, limit=CANDIDATES)
 
     def participants(self) -> list[str]:
         """Everyone who has spoken in this user's memory; read once, then kept current by
@@ -183,12 +235,10 @@ class Memory:
         """
         participants = self.participants()
         named = named_speakers(query, participants)
-        bm25 = {str(i): s for i, s in self.episodes.keyword_search(query, limit=CANDIDATES)}
+        bm25 = {str(i): s for i, s in self.keyword_search(query, limit=CANDIDATES)}
         embedder = self._embedder
         if embedder is not None:
-            ids, matrix = self.vectors.matrix(self.episodes, embedder.name)
-            vector = embedder.embed_query(strip_names(query, named))
-            found = dense_search(ids, matrix, vector, limit=CANDIDATES)
+            found = self.dense_search(embedder, strip_names(query, named))
         else:
             # Until vectors are at hand, keyword matches in the turn itself stand in for
             # them: the per-turn signal that tells a turn from its window's neighbours.
@@ -201,11 +251,11 @@ class Memory:
         candidates = [int(key) for key in {**bm25, **dense}]
         if not candidates:
             return []
-        episodes = self.episodes.get(candidates)
-        following = self.episodes.next_ids(candidates)
-        around = {e.prev_id for e in episodes.values() if e.prev_id} | set(following.values())
-        episodes.update(self.episodes.get([i for i in around if i not in episodes]))
-        following.update(self.episodes.next_ids([i for i in episodes if i not in following]))
+        episodes = self.episodes.around(candidates)
+        # The chain is linear: what follows an episode is the one that names it as before.
+        # Every candidate's next turn is among those fetched; a neighbour's may not be,
+        # but then it is no candidate and adds nothing to the ranking.
+        following = {e.prev_id: i for i, e in episodes.items() if e.prev_id is not None}
         items = {str(i): _item(e, following.get(i)) for i, e in episodes.items()}
         periods = question_periods(query, now or self.clock())
         order = rank(query, participants, items, bm25, dense, dates=periods)
@@ -296,6 +346,8 @@ class BackgroundIndexer:
                 return
             try:
                 self.memory.index_pending(embed=self.embed)
+                if self.embed:
+                    self.memory.refresh_snapshots()
                 if self.after is not None:
                     self.after()
             except Exception as exc:  # kept for the caller; the next notify retries

@@ -284,8 +284,8 @@ class Baselines:
     """BM25, dense and their fusion over one sample's single turns."""
 
     def __init__(self, sample: Sample, embedder: TextEmbedder) -> None:
-        import bm25s  # type: ignore[import-untyped]
-        import Stemmer  # type: ignore[import-not-found]
+        import bm25s
+        import Stemmer
 
         self.embedder = embedder
         self.turns = [turn.dia_id for turn in sample.turns]

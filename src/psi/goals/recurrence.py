@@ -75,8 +75,8 @@ _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _DAY_NAMES = dict(zip(_DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
-# Wider than any UTC offset change (Samoa skipped a whole day in 2011).
-_SLACK = timedelta(days=2)
+# Longer than any jump of local time (Samoa skipped a whole day in 2011).
+_SLACK = timedelta(hours=25)
 _EXAMPLE = "For example FREQ=DAILY, or FREQ=WEEKLY;BYDAY=MO,WE,FR."
 
 
@@ -88,6 +88,8 @@ class _Expansion:
     freq: str
     interval: int
     counted: bool
+    # Copies of `rrule` started later (see `_expander_from`), by their DTSTART.
+    moved: dict[datetime, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -418,7 +420,8 @@ def _expander_from(rule: Rule, low: datetime) -> Any:
     dateutil walks every period from DTSTART; for a habit started years ago
     that is thousands of steps per query. Moving DTSTART by whole INTERVALs
     leaves the occurrences after it unchanged. A COUNT rule counts from its
-    real start, so it is not moved.
+    real start, so it is not moved. The last few copies are kept, as an agenda
+    asks about the same day again and again.
     """
     expander = rule._expansion.rrule
     wall_start = rule.start.replace(tzinfo=None)
@@ -440,7 +443,12 @@ def _expander_from(rule: Rule, low: datetime) -> Any:
     moved = wall_start + shift
     if moved == wall_start or moved > low:
         return expander
-    return expander.replace(dtstart=moved)
+    cache = rule._expansion.moved
+    if moved not in cache:
+        if len(cache) >= 4:
+            cache.clear()
+        cache[moved] = expander.replace(dtstart=moved)
+    return cache[moved]
 
 
 def _ordinal_word(n: int) -> str:

@@ -7,7 +7,9 @@
     │   ├── MissingAPIKey     the environment variable holding a key is unset
     │   ├── UnknownProfile    a model profile name that is not configured
     │   ├── InputError        a message psi cannot take (too long, not text)
-    │   └── NotFound          a conversation or row that does not exist
+    │   ├── NotFound          a conversation or row that does not exist
+    │   └── GoalError         a goal that cannot work as given (its metric, its dates)
+    │       └── InvalidRule   a recurrence rule psi cannot read, or one that never fires
     ├── ModelError            the model or its server misbehaved
     │   ├── EndpointError     a server answered with an error or not at all (host, status)
     │   ├── ModelTimeout      no answer within the timeout
@@ -59,6 +61,14 @@ class InputError(UserError):
 
 
 class NotFound(UserError):
+    pass
+
+
+class GoalError(UserError):
+    pass
+
+
+class InvalidRule(GoalError):
     pass
 
 

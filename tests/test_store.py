@@ -29,6 +29,31 @@ def test_migrations_create_tables_with_user_id(store: Store) -> None:
     assert store.current_revision() == HEAD
 
 
+def test_migrations_build_the_tables_the_models_describe(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from psi.store.models import Base
+
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    # FTS5's own tables are made by raw SQL in the migrations and have no model.
+    differences = [d for d in differences if not _fts_table(d)]
+    assert differences == []
+    tables = set(inspect(store.engine).get_table_names())
+    for table in ("goals", "milestones", "tasks", "habits", "if_then_plans", "check_ins"):
+        assert table in tables
+        assert "user_id" in {c["name"] for c in inspect(store.engine).get_columns(table)}
+
+
+def _fts_table(difference: object) -> bool:
+    return (
+        isinstance(difference, tuple)
+        and difference[0] == "remove_table"
+        and str(difference[1].name).startswith("memory_fts")
+    )
+
+
 def test_sqlite_runs_in_wal_mode(store: Store, psi_home: Path) -> None:
     with sqlite3.connect(psi_home / "psi.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -166,3 +177,153 @@ class UserProfile(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- goals -----------------------------------------------------------------------
+# Times are UTC in the database; a recurring item keeps the IANA zone its rule is
+# written in (`zone`), so "every day at 07:00" stays 07:00 local across DST.
+
+
+class Goal(Base):
+    """Something the user wants to reach, optionally measured: from `baseline` to `target`
+    in `unit`, "increase" or "decrease", each check-in a level ("last") or an amount
+    added ("sum")."""
+
+    __tablename__ = "goals"
+    __table_args__ = (Index("ix_goals_user_status", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    why: Mapped[str | None] = mapped_column(Text)
+    area: Mapped[str | None] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    target_date: Mapped[datetime] = mapped_column(UTCDateTime())
+    unit: Mapped[str | None] = mapped_column(String(40))
+    baseline: Mapped[float | None] = mapped_column(Double)
+    target: Mapped[float | None] = mapped_column(Double)
+    direction: Mapped[str | None] = mapped_column(String(10))
+    aggregate: Mapped[str | None] = mapped_column(String(10))
+    # active | paused | done | archived
+    status: Mapped[str] = mapped_column(String(20))
+    # 1 (highest) to 3
+    priority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+    __table_args__ = (Index("ix_milestones_goal", "goal_id", "due"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    due: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The metric's value this milestone stands for, when the goal has a metric.
+    value: Mapped[float | None] = mapped_column(Double)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Task(Base):
+    """A to-do, once (`due`) or recurring (`rule`, an RFC 5545 RRULE in `zone` from
+    `starts_at`); a recurring task's occurrences are done through check-ins."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_user_due", "user_id", "due"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rule: Mapped[str | None] = mapped_column(Text)
+    zone: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    estimate_minutes: Mapped[int | None] = mapped_column(Integer)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Habit(Base):
+    """Something done on a schedule (`rule` in `zone`), or `per_period` times a
+    `period` ("week", "month")."""
+
+    __tablename__ = "habits"
+    __table_args__ = (Index("ix_habits_user", "user_id", "active"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(Text)
+    zone: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    per_period: Mapped[int | None] = mapped_column(Integer)
+    period: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IfThen(Base):
+    """An implementation intention: "if <situation>, then <action>"."""
+
+    __tablename__ = "if_then_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    situation: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CheckIn(Base):
+    """Progress at a moment: a goal's metric value, a habit or recurring task done for
+    an `occurrence`, with an optional note, energy and mood (1-5)."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (
+        Index("ix_check_ins_goal", "goal_id", "at"),
+        Index("ix_check_ins_habit", "habit_id", "at"),
+        Index("ix_check_ins_task", "task_id", "occurrence"),
+        Index("ix_check_ins_user_at", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    habit_id: Mapped[int | None] = mapped_column(ForeignKey("habits.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    value: Mapped[float | None] = mapped_column(Double)
+    note: Mapped[str | None] = mapped_column(Text)
+    energy: Mapped[int | None] = mapped_column(Integer)
+    mood: Mapped[int | None] = mapped_column(Integer)
+    source_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Notice(Base):
+    """Something psi reached out with (a morning agenda, a reminder, a weekly review):
+    `key` makes each one once ("agenda:2026-11-28"); `shown_at` is set once the next
+    chat has shown it; `channels` records where it was delivered."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key", name="uq_notices_user_key"),
+        Index("ix_notices_user_shown", "user_id", "shown_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channels: Mapped[list[str]] = mapped_column(JSON)

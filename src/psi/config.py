@@ -19,6 +19,7 @@ import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -170,6 +171,31 @@ class EmbedderSettings(BaseModel):
         )
 
 
+class GoalSettings(BaseModel):
+    """How psi reaches out about goals (`goals.*`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    morning_agenda: str = Field(
+        default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM local."
+    )
+    weekly_review: str = Field(
+        default="SUN 18:00",
+        pattern=r"^(MON|TUE|WED|THU|FRI|SAT|SUN) ([01]\d|2[0-3]):[0-5]\d$",
+        description="Day and HH:MM local.",
+    )
+    quiet_hours: str = Field(
+        default="22:00-07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        description="No notices between these local times (HH:MM-HH:MM).",
+    )
+    max_per_day: int = Field(default=6, ge=0, le=100, description="Notices a day at most.")
+    webhook_url: str | None = Field(
+        default=None, description="ntfy-style URL psi POSTs each notice to (optional)."
+    )
+    desktop: bool = Field(default=True, description="Use notify-send where it exists.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PSI_",
@@ -200,6 +226,37 @@ class Settings(BaseSettings):
         description="Model profile that reads conversations for facts after each reply; "
         "unset: no extraction (the embedded 135M model rarely manages it).",
     )
+
+    timezone: str | None = Field(
+        default=None,
+        description="Your IANA timezone (Europe/Berlin) for goals, agendas and reminders; "
+        "unset: the machine's.",
+    )
+    goals: GoalSettings = Field(default_factory=lambda: GoalSettings())
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{value!r} is no IANA timezone; write it like Europe/Berlin or "
+                    "America/New_York"
+                ) from None
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """The user's timezone: the setting, else the machine's, else UTC."""
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        import tzlocal
+
+        try:
+            return ZoneInfo(tzlocal.get_localzone_name() or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,701 @@
+"""Goals in the database: one user's goals, plans and check-ins, read as plain values.
+
+    goals = Goals(store, user_id=1, zone=ZoneInfo("Europe/Berlin"))
+    goal_id = goals.add(goal_draft, plan_draft)
+    goals.log(goal_id, 12, note="ran 12 km this morning")
+
+Dates in drafts are calendar days in the user's zone; they are stored as the
+UTC instant of that day's local midnight, so a date reads back as the same
+day in that zone. A recurring item keeps the zone its rule is written in, so
+its wall time survives DST; when the user's zone changes, `move_zone`
+re-expresses every rule in the new zone at the same wall time.
+
+Every write checks what it touches belongs to this user and validates before
+it changes anything; a refused write leaves the stored goals as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from psi.clock import Clock, system_clock
+from psi.errors import GoalError, NotFound
+from psi.goals.drafts import GoalDraft, MetricDraft, PlanDraft
+from psi.goals.forecast import Metric
+from psi.goals.recurrence import Rule, in_zone, parse_rule
+from psi.store.db import Store
+from psi.store.models import CheckIn, Goal, Habit, IfThen, Milestone, Task
+
+# Recurring items without a time of their own fall due at this local time.
+DEFAULT_TIME = time(9, 0)
+OPEN = ("active", "paused")
+_RULE_HOUR = re.compile(r"BYHOUR=(\d{1,2})", re.IGNORECASE)
+_RULE_MINUTE = re.compile(r"BYMINUTE=(\d{1,2})", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GoalView:
+    id: int
+    title: str
+    why: str | None
+    area: str | None
+    starts_at: datetime
+    target_date: datetime
+    metric: Metric | None
+    status: str
+    priority: int
+    created_at: datetime
+
+    def draft(self, zone: ZoneInfo) -> GoalDraft:
+        metric = self.metric
+        return GoalDraft(
+            title=self.title,
+            why=self.why,
+            area=self.area or "other",  # type: ignore[arg-type]
+            starts_on=self.starts_at.astimezone(zone).date(),
+            target_date=self.target_date.astimezone(zone).date(),
+            metric=None
+            if metric is None
+            else MetricDraft(
+                unit=metric.unit,
+                baseline=metric.baseline,
+                target=metric.target,
+                direction=metric.direction,
+                aggregate=metric.aggregate,
+            ),
+            priority=self.priority,
+        )
+
+
+@dataclass(frozen=True)
+class MilestoneView:
+    id: int
+    goal_id: int
+    title: str
+    due: datetime
+    value: float | None
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    goal_id: int | None
+    title: str
+    due: datetime | None
+    rule: Rule | None
+    estimate_minutes: int | None
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HabitView:
+    id: int
+    goal_id: int | None
+    title: str
+    rule: Rule
+    per_period: int | None
+    period: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class IfThenView:
+    id: int
+    goal_id: int
+    situation: str
+    action: str
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    id: int
+    at: datetime
+    goal_id: int | None
+    habit_id: int | None
+    task_id: int | None
+    occurrence: datetime | None
+    value: float | None
+    note: str | None
+    energy: int | None
+    mood: int | None
+    source_message_id: int | None
+
+
+@dataclass(frozen=True)
+class PlanView:
+    goal: GoalView
+    milestones: list[MilestoneView]
+    tasks: list[TaskView]
+    habits: list[HabitView]
+    if_then: list[IfThenView]
+
+
+class Goals:
+    def __init__(
+        self, store: Store, *, user_id: int, zone: ZoneInfo, clock: Clock = system_clock
+    ) -> None:
+        self.store = store
+        self.user_id = user_id
+        self.zone = zone
+        self.clock = clock
+
+    # -- days and instants ---------------------------------------------------------
+
+    def day_start(self, day: date) -> datetime:
+        """The instant `day` begins in the user's zone."""
+        return datetime.combine(day, time(0), tzinfo=self.zone)
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def rule(self, text: str, starts_on: date) -> Rule:
+        """`text` parsed as a rule starting on `starts_on` at DEFAULT_TIME local (or the
+        time its BYHOUR/BYMINUTE name)."""
+        hour = _RULE_HOUR.search(text)
+        minute = _RULE_MINUTE.search(text)
+        at = DEFAULT_TIME
+        if hour and int(hour.group(1)) < 24:
+            at = time(int(hour.group(1)))
+        if minute and int(minute.group(1)) < 60:
+            at = at.replace(minute=int(minute.group(1)))
+        return parse_rule(text, datetime.combine(starts_on, at, tzinfo=self.zone))
+
+    # -- reading -------------------------------------------------------------------
+
+    def get(self, goal_id: int) -> GoalView:
+        with self.store.session() as session:
+            return _goal_view(self._goal(session, goal_id))
+
+    def all(self, statuses: Iterable[str] = ("active", "paused", "done")) -> list[GoalView]:
+        wanted = list(statuses)
+        query = (
+            select(Goal)
+            .where(Goal.user_id == self.user_id, Goal.status.in_(wanted))
+            .order_by(Goal.priority, Goal.target_date, Goal.id)
+        )
+        with self.store.session() as session:
+            return [_goal_view(row) for row in session.scalars(query)]
+
+    def plan(self, goal_id: int) -> PlanView:
+        with self.store.session() as session:
+            goal = _goal_view(self._goal(session, goal_id))
+            return PlanView(
+                goal=goal,
+                milestones=[
+                    _milestone_view(m)
+                    for m in session.scalars(
+                        select(Milestone)
+                        .where(Milestone.goal_id == goal_id)
+                        .order_by(Milestone.due, Milestone.id)
+                    )
+                ],
+                tasks=[
+                    _task_view(t)
+                    for t in session.scalars(
+                        select(Task).where(Task.goal_id == goal_id).order_by(Task.id)
+                    )
+                ],
+                habits=[
+                    _habit_view(h)
+                    for h in session.scalars(
+                        select(Habit).where(Habit.goal_id == goal_id).order_by(Habit.id)
+                    )
+                ],
+                if_then=[
+                    IfThenView(id=p.id, goal_id=p.goal_id, situation=p.situation, action=p.action)
+                    for p in session.scalars(
+                        select(IfThen).where(IfThen.goal_id == goal_id).order_by(IfThen.id)
+                    )
+                ],
+            )
+
+    def milestones(self, *, open_only: bool = True) -> list[MilestoneView]:
+        query = (
+            select(Milestone)
+            .join(Goal, Goal.id == Milestone.goal_id)
+            .where(Milestone.user_id == self.user_id, Goal.status == "active")
+            .order_by(Milestone.due)
+        )
+        if open_only:
+            query = query.where(Milestone.done_at.is_(None))
+        with self.store.session() as session:
+            return [_milestone_view(m) for m in session.scalars(query)]
+
+    def tasks(self, *, open_only: bool = True) -> list[TaskView]:
+        """Tasks of active goals and tasks of no goal; with `open_only`, those not done
+        (a recurring task is never done as a whole)."""
+        query = (
+            select(Task)
+            .outerjoin(Goal, Goal.id == Task.goal_id)
+            .where(Task.user_id == self.user_id)
+            .where((Task.goal_id.is_(None)) | (Goal.status == "active"))
+            .order_by(Task.id)
+        )
+        if open_only:
+            query = query.where(Task.done_at.is_(None))
+        with self.store.session() as session:
+            return [_task_view(t) for t in session.scalars(query)]
+
+    def habits(self) -> list[HabitView]:
+        """Active habits of active goals, and active habits of no goal."""
+        query = (
+            select(Habit)
+            .outerjoin(Goal, Goal.id == Habit.goal_id)
+            .where(Habit.user_id == self.user_id, Habit.active.is_(True))
+            .where((Habit.goal_id.is_(None)) | (Goal.status == "active"))
+            .order_by(Habit.id)
+        )
+        with self.store.session() as session:
+            return [_habit_view(h) for h in session.scalars(query)]
+
+    def check_ins(
+        self,
+        *,
+        goal_ids: Sequence[int] | None = None,
+        since: datetime | None = None,
+    ) -> list[CheckInView]:
+        """This user's check-ins, oldest first; only those of `goal_ids` (their metric
+        values, habits and tasks) and from `since` on, when given."""
+        query = select(CheckIn).where(CheckIn.user_id == self.user_id).order_by(CheckIn.at)
+        if goal_ids is not None:
+            ids = list(goal_ids)
+            query = query.where(
+                CheckIn.goal_id.in_(ids)
+                | CheckIn.habit_id.in_(select(Habit.id).where(Habit.goal_id.in_(ids)))
+                | CheckIn.task_id.in_(select(Task.id).where(Task.goal_id.in_(ids)))
+            )
+        if since is not None:
+            query = query.where(CheckIn.at >= since)
+        with self.store.session() as session:
+            return [_check_in_view(c) for c in session.scalars(query)]
+
+    # -- writing -------------------------------------------------------------------
+
+    def add(self, goal: GoalDraft, plan: PlanDraft | None = None) -> int:
+        """Save a goal and its plan in one transaction. Returns the goal's id."""
+        plan = plan or PlanDraft()
+        self._check_plan(goal, plan)
+        now = self.clock()
+        with self.store.session() as session:
+            row = Goal(user_id=self.user_id, status="active", created_at=now, updated_at=now)
+            self._fill(row, goal)
+            session.add(row)
+            session.flush()
+            self._add_plan(session, row.id, goal, plan, now)
+            return row.id
+
+    def replace_plan(self, goal_id: int, plan: PlanDraft) -> None:
+        """Put `plan` in place of the open part of the goal's plan: milestones and
+        one-off tasks not done yet, habits, recurring tasks and if-then plans. What was
+        done stays, with its check-ins; so do check-ins of a habit kept by title."""
+        with self.store.session() as session:
+            row = self._goal(session, goal_id)
+            draft = _goal_view(row).draft(self.zone)
+            self._check_plan(draft, plan)
+            now = self.clock()
+            kept_habits = {
+                h.title.casefold(): h
+                for h in session.scalars(select(Habit).where(Habit.goal_id == goal_id))
+            }
+            session.execute(
+                delete(Milestone).where(Milestone.goal_id == goal_id, Milestone.done_at.is_(None))
+            )
+            session.execute(
+                delete(Task).where(
+                    Task.goal_id == goal_id, Task.done_at.is_(None), Task.rule.is_(None)
+                )
+            )
+            recurring_done = set(
+                session.scalars(
+                    select(CheckIn.task_id).where(
+                        CheckIn.task_id.in_(
+                            select(Task.id).where(Task.goal_id == goal_id, Task.rule.is_not(None))
+                        )
+                    )
+                )
+            )
+            for task in session.scalars(
+                select(Task).where(Task.goal_id == goal_id, Task.rule.is_not(None))
+            ):
+                if task.id in recurring_done:
+                    task.done_at = now  # retired: its history stays with it
+                else:
+                    session.delete(task)
+            session.execute(delete(IfThen).where(IfThen.goal_id == goal_id))
+            new_habits = []
+            for habit in plan.habits:
+                old = kept_habits.pop(habit.title.casefold(), None)
+                if old is None:
+                    new_habits.append(habit)
+                    continue
+                rule = self.rule(habit.rule, self.local_day(now))
+                old.rule, old.zone, old.starts_at = rule.text, rule.zone, rule.start
+                old.per_period, old.period, old.active = habit.per_period, habit.period, True
+            for old in kept_habits.values():
+                old.active = False
+            rest = plan.model_copy(update={"habits": new_habits})
+            self._add_plan(session, goal_id, draft, rest, now)
+            row.updated_at = now
+
+    def edit(self, goal_id: int, changes: dict[str, Any]) -> GoalView:
+        """Change fields of a goal (names as in GoalDraft; `metric` as a dict or None),
+        validated as a whole before anything is written."""
+        with self.store.session() as session:
+            row = self._goal(session, goal_id)
+            current = _goal_view(row).draft(self.zone).model_dump()
+            unknown = set(changes) - set(current)
+            if unknown:
+                raise GoalError(
+                    f"A goal has no {', '.join(sorted(unknown))}.",
+                    hint=f"Fields: {', '.join(sorted(current))}.",
+                )
+            try:
+                draft = GoalDraft.model_validate({**current, **changes})
+            except ValidationError as exc:
+                raise GoalError(
+                    f"That edit does not make a valid goal: {_first_error(exc)}",
+                    hint="Nothing was changed.",
+                ) from exc
+            self._fill(row, draft)
+            row.updated_at = self.clock()
+            return _goal_view(row)
+
+    def set_status(self, goal_id: int, status: str) -> GoalView:
+        if status not in ("active", "paused", "done", "archived"):
+            raise GoalError(f"No goal status {status!r}.", hint="active, paused, done, archived")
+        with self.store.session() as session:
+            row = self._goal(session, goal_id)
+            row.status = status
+            row.updated_at = self.clock()
+            return _goal_view(row)
+
+    def log(
+        self,
+        goal_id: int,
+        value: float,
+        *,
+        note: str | None = None,
+        at: datetime | None = None,
+        energy: int | None = None,
+        mood: int | None = None,
+        source_message_id: int | None = None,
+    ) -> CheckInView:
+        """Record a value of the goal's metric (a level, or an amount to add)."""
+        for name, score in (("energy", energy), ("mood", mood)):
+            if score is not None and not 1 <= score <= 5:
+                raise GoalError(f"{name} is a score from 1 to 5, not {score}.")
+        with self.store.session() as session:
+            goal = self._goal(session, goal_id)
+            if goal.status in ("archived", "done"):
+                raise GoalError(
+                    f"Goal {goal_id} ({goal.title}) is {goal.status}; "
+                    "check-ins go to goals in progress.",
+                    hint=f"Reopen it first: psi goal edit {goal_id} --status active",
+                )
+            if goal.unit is None:
+                raise GoalError(
+                    f"Goal {goal_id} ({goal.title}) has no metric to log a value against.",
+                    hint=f'Give it one: psi goal edit {goal_id} --metric "km 0 42"',
+                )
+            now = self.clock()
+            row = CheckIn(
+                user_id=self.user_id,
+                at=at or now,
+                goal_id=goal_id,
+                value=float(value),
+                note=note,
+                energy=energy,
+                mood=mood,
+                source_message_id=source_message_id,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return _check_in_view(row)
+
+    def complete_task(
+        self, task_id: int, *, at: datetime | None = None, occurrence: datetime | None = None
+    ) -> TaskView:
+        """Mark a one-off task done, or one occurrence of a recurring task (the one given,
+        else the latest due by `at`)."""
+        now = self.clock()
+        when = at or now
+        with self.store.session() as session:
+            task = session.get(Task, task_id)
+            if task is None or task.user_id != self.user_id:
+                raise NotFound(f"No task {task_id}.", hint="psi today lists them with their ids.")
+            if task.rule is None:
+                if task.done_at is not None:
+                    raise GoalError(f"Task {task_id} ({task.title}) is done already.")
+                task.done_at = when
+            else:
+                view = _task_view(task)
+                assert view.rule is not None
+                session.add(
+                    CheckIn(
+                        user_id=self.user_id,
+                        at=when,
+                        task_id=task_id,
+                        occurrence=occurrence or _latest(view.rule, when),
+                        created_at=now,
+                    )
+                )
+            session.flush()
+            return _task_view(task)
+
+    def check_habit(
+        self,
+        habit_id: int,
+        *,
+        at: datetime | None = None,
+        note: str | None = None,
+        source_message_id: int | None = None,
+    ) -> CheckInView:
+        now = self.clock()
+        when = at or now
+        with self.store.session() as session:
+            habit = session.get(Habit, habit_id)
+            if habit is None or habit.user_id != self.user_id:
+                raise NotFound(f"No habit {habit_id}.", hint="psi today lists them with their ids.")
+            row = CheckIn(
+                user_id=self.user_id,
+                at=when,
+                habit_id=habit_id,
+                occurrence=_latest(_habit_view(habit).rule, when),
+                note=note,
+                source_message_id=source_message_id,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return _check_in_view(row)
+
+    def complete_milestone(self, milestone_id: int, *, at: datetime | None = None) -> None:
+        with self.store.session() as session:
+            milestone = session.get(Milestone, milestone_id)
+            if milestone is None or milestone.user_id != self.user_id:
+                raise NotFound(f"No milestone {milestone_id}.")
+            milestone.done_at = at or self.clock()
+
+    def move_zone(self, zone: str) -> int:
+        """Re-express every recurring item in `zone` at the same wall time (the user
+        moved). Returns how many changed."""
+        changed = 0
+        with self.store.session() as session:
+            for row in [
+                *session.scalars(select(Habit).where(Habit.user_id == self.user_id)),
+                *session.scalars(
+                    select(Task).where(Task.user_id == self.user_id, Task.rule.is_not(None))
+                ),
+            ]:
+                assert row.rule is not None and row.zone is not None and row.starts_at is not None
+                moved = in_zone(_rule(row.rule, row.zone, row.starts_at), zone)
+                row.rule, row.zone, row.starts_at = moved.text, moved.zone, moved.start
+                changed += 1
+        self.zone = ZoneInfo(zone)
+        return changed
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _goal(self, session: Session, goal_id: int) -> Goal:
+        row = session.get(Goal, goal_id)
+        if row is None or row.user_id != self.user_id:
+            raise NotFound(f"No goal {goal_id}.", hint="psi goal list shows your goals.")
+        return row
+
+    def _fill(self, row: Goal, goal: GoalDraft) -> None:
+        row.title = goal.title
+        row.why = goal.why
+        row.area = goal.area
+        row.starts_at = self.day_start(goal.starts_on)
+        row.target_date = self.day_start(goal.target_date)
+        row.priority = goal.priority
+        metric = goal.metric
+        row.unit = metric.unit if metric else None
+        row.baseline = metric.baseline if metric else None
+        row.target = metric.target if metric else None
+        row.direction = metric.direction if metric else None
+        row.aggregate = metric.aggregate if metric else None
+
+    def _check_plan(self, goal: GoalDraft, plan: PlanDraft) -> None:
+        problems = plan.problems(goal)
+        if problems:
+            raise GoalError("The plan does not fit the goal: " + "; ".join(problems) + ".")
+        rules = [task.rule for task in plan.tasks] + [habit.rule for habit in plan.habits]
+        for text in rules:
+            if text is not None:
+                self.rule(text, goal.starts_on)  # raises InvalidRule
+
+    def _add_plan(
+        self, session: Session, goal_id: int, goal: GoalDraft, plan: PlanDraft, now: datetime
+    ) -> None:
+        starts_on = max(goal.starts_on, self.local_day(now))
+        for milestone in plan.milestones:
+            session.add(
+                Milestone(
+                    user_id=self.user_id,
+                    goal_id=goal_id,
+                    title=milestone.title,
+                    due=self.day_start(milestone.due),
+                    value=milestone.value,
+                )
+            )
+        for task in plan.tasks:
+            rule = self.rule(task.rule, starts_on) if task.rule else None
+            session.add(
+                Task(
+                    user_id=self.user_id,
+                    goal_id=goal_id,
+                    title=task.title,
+                    due=self.day_start(task.due) if task.due else None,
+                    rule=rule.text if rule else None,
+                    zone=rule.zone if rule else None,
+                    starts_at=rule.start if rule else None,
+                    estimate_minutes=task.estimate_minutes,
+                    created_at=now,
+                )
+            )
+        for habit in plan.habits:
+            rule = self.rule(habit.rule, starts_on)
+            session.add(
+                Habit(
+                    user_id=self.user_id,
+                    goal_id=goal_id,
+                    title=habit.title,
+                    rule=rule.text,
+                    zone=rule.zone,
+                    starts_at=rule.start,
+                    per_period=habit.per_period,
+                    period=habit.period,
+                    active=True,
+                    created_at=now,
+                )
+            )
+        for intention in plan.if_then:
+            session.add(
+                IfThen(
+                    user_id=self.user_id,
+                    goal_id=goal_id,
+                    situation=intention.situation,
+                    action=intention.action,
+                    created_at=now,
+                )
+            )
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def _rule(text: str, zone: str, starts_at: datetime) -> Rule:
+    return parse_rule(text, starts_at.astimezone(ZoneInfo(zone)))
+
+
+def _latest(rule: Rule, moment: datetime) -> datetime | None:
+    """The latest occurrence at or before `moment`, looking back up to a year."""
+    from psi.goals.recurrence import occurrences
+
+    found = occurrences(rule, moment - timedelta(days=366), moment + timedelta(seconds=1))
+    return found[-1] if found else None
+
+
+def _goal_view(row: Goal) -> GoalView:
+    metric = None
+    if row.unit is not None and row.baseline is not None and row.target is not None:
+        metric = Metric(
+            unit=row.unit,
+            baseline=row.baseline,
+            target=row.target,
+            direction=row.direction,  # type: ignore[arg-type]
+            aggregate=row.aggregate,  # type: ignore[arg-type]
+        )
+    return GoalView(
+        id=row.id,
+        title=row.title,
+        why=row.why,
+        area=row.area,
+        starts_at=row.starts_at,
+        target_date=row.target_date,
+        metric=metric,
+        status=row.status,
+        priority=row.priority,
+        created_at=row.created_at,
+    )
+
+
+def _milestone_view(row: Milestone) -> MilestoneView:
+    return MilestoneView(
+        id=row.id,
+        goal_id=row.goal_id,
+        title=row.title,
+        due=row.due,
+        value=row.value,
+        done_at=row.done_at,
+    )
+
+
+def _task_view(row: Task) -> TaskView:
+    rule = None
+    if row.rule is not None and row.zone is not None and row.starts_at is not None:
+        rule = _rule(row.rule, row.zone, row.starts_at)
+    return TaskView(
+        id=row.id,
+        goal_id=row.goal_id,
+        title=row.title,
+        due=row.due,
+        rule=rule,
+        estimate_minutes=row.estimate_minutes,
+        done_at=row.done_at,
+    )
+
+
+def _habit_view(row: Habit) -> HabitView:
+    return HabitView(
+        id=row.id,
+        goal_id=row.goal_id,
+        title=row.title,
+        rule=_rule(row.rule, row.zone, row.starts_at),
+        per_period=row.per_period,
+        period=row.period,
+        active=row.active,
+    )
+
+
+def _check_in_view(row: CheckIn) -> CheckInView:
+    return CheckInView(
+        id=row.id,
+        at=row.at,
+        goal_id=row.goal_id,
+        habit_id=row.habit_id,
+        task_id=row.task_id,
+        occurrence=row.occurrence,
+        value=row.value,
+        note=row.note,
+        energy=row.energy,
+        mood=row.mood,
+        source_message_id=row.source_message_id,
+    )
+
+
+__all__ = [
+    "CheckInView",
+    "GoalView",
+    "Goals",
+    "HabitView",
+    "IfThenView",
+    "MilestoneView",
+    "PlanView",
+    "TaskView",
+]

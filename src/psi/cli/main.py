@@ -7,7 +7,7 @@ import gc
 import typer
 
 from psi import __version__
-from psi.cli import bench, chat, config_cmd, doctor, history, memory_cmd, models
+from psi.cli import bench, chat, config_cmd, doctor, goals_cmd, history, memory_cmd, models
 
 app = typer.Typer(
     name="psi",
@@ -42,6 +42,11 @@ app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(models.app, name="models")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
+app.add_typer(goals_cmd.app, name="goal")
+app.command("today")(goals_cmd.today)
+app.command("week")(goals_cmd.week)
+app.command("done")(goals_cmd.done)
+app.command("log")(goals_cmd.log)
 
 
 def run() -> None:

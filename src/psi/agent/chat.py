@@ -12,13 +12,15 @@ cut short by Ctrl-C, a cancel event or an error mid-stream is stored with
 the text that arrived, marked interrupted. Memory takes part on both sides:
 the profile, known facts and recalled turns go into the system message before
 the reply; indexing and fact learning run on a background thread after it.
-"remember that ..." and "forget that ..." are carried out without the model.
+"remember that ..." and "forget that ..." are carried out without the model, and so
+is progress on a goal ("ran 12 km this morning", psi.goals.conversation); a model
+that calls tools natively also gets the goal tools, run between its replies.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from psi.agent.context import fit_history, memory_block
 from psi.agent.inputs import check_message
@@ -26,9 +28,11 @@ from psi.agent.remembering import FactLearner, explicit_reply
 from psi.clock import Clock, system_clock
 from psi.config import Settings
 from psi.errors import PsiError
+from psi.goals.conversation import GoalChat
+from psi.goals.store import Goals
 from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
-from psi.llm.types import ChatOptions, Message, Reply
+from psi.llm.types import ChatOptions, Message, Reply, ToolSpec
 from psi.memory.facts import Facts
 from psi.memory.profile import Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
@@ -37,6 +41,8 @@ from psi.store.db import Store, open_store
 
 RECALL_ITEMS = 6
 RECALL_FACTS = 5
+# Rounds of tool calls a reply may make before it must answer.
+MAX_TOOL_ROUNDS = 4
 
 
 def load_embedder(settings: Settings) -> TextEmbedder:
@@ -74,6 +80,7 @@ class ChatService:
             if memory is not None
             else None
         )
+        self.goal_chat = GoalChat(Goals(store, user_id=user_id, zone=settings.zone(), clock=clock))
         if self.indexer is not None and embed:
             # A long-running session: load the embedder, embed what is missing and build
             # snapshots of a large memory while the user types the first message.
@@ -193,8 +200,18 @@ class ChatService:
             if answer is not None:
                 done = Reply(message=Message.assistant(answer), model="psi")
                 return Turn(self, self._conversation(), ChatStream.of_reply(done), dropped=0)
+        answer = self.goal_chat.intercept(
+            text, store_message=lambda: self._store_user_message(text)
+        )
+        if answer is not None:
+            done = Reply(message=Message.assistant(answer), model="psi")
+            return Turn(self, self._conversation(), ChatStream.of_reply(done), dropped=0)
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
+        tools = self.goal_chat.tools() if self.model.supports_tools else None
+        if tools is None:
+            # Tool traffic from an earlier model that called tools means nothing here.
+            history = [m for m in history if m.role != "tool" and not m.tool_calls]
         options = options or ChatOptions()
         reserve = options.max_tokens or self.model.profile.max_tokens
         fitted = fit_history(
@@ -206,9 +223,12 @@ class ChatService:
             count=lambda m: self.model.count_tokens(m.content) + 4,
             model_name=self.model.name,
         )
-        self._store_user_message(text)
-        stream = self.model.stream(fitted.messages, options=options)
-        return Turn(self, self._conversation(), stream, dropped=fitted.dropped)
+        message_id = self._store_user_message(text)
+        stream = self.model.stream(fitted.messages, tools=tools, options=options)
+        turn = Turn(self, self._conversation(), stream, dropped=fitted.dropped)
+        if tools:
+            turn.use_tools(tools, prompt=fitted.messages, options=options, source=message_id)
+        return turn
 
     def _conversation(self) -> int:
         if self.conversation_id is None:
@@ -245,6 +265,23 @@ class Turn:
         self.stream = stream
         self.dropped = dropped
         self.message_id: int | None = None
+        self.tools: list[ToolSpec] = []
+        self.prompt: list[Message] = []
+        self.options: ChatOptions | None = None
+        self.source: int | None = None
+        self.tool_rounds = 0
+
+    def use_tools(
+        self,
+        tools: list[ToolSpec],
+        *,
+        prompt: Sequence[Message],
+        options: ChatOptions,
+        source: int,
+    ) -> None:
+        """Let the model call `tools`: each round of calls is run, stored, and answered
+        with another reply, up to MAX_TOOL_ROUNDS."""
+        self.tools, self.prompt, self.options, self.source = tools, list(prompt), options, source
 
     @property
     def notice(self) -> str | None:
@@ -258,16 +295,39 @@ class Turn:
         )
 
     def __iter__(self) -> Iterator[str]:
-        try:
-            yield from self.stream
-        except (KeyboardInterrupt, GeneratorExit):
-            self.interrupt()
-            raise
-        except PsiError:
-            if self.stream.text:
+        while True:
+            try:
+                yield from self.stream
+            except (KeyboardInterrupt, GeneratorExit):
                 self.interrupt()
-            raise
+                raise
+            except PsiError:
+                if self.stream.text:
+                    self.interrupt()
+                raise
+            reply = self.stream.reply
+            if not (reply.message.tool_calls and self.tools):
+                break
+            if self.tool_rounds >= MAX_TOOL_ROUNDS:
+                break
+            self._run_tools(reply)
         self._save(self.stream.reply)
+
+    def _run_tools(self, reply: Reply) -> None:
+        service = self.service
+        service.conversations.add(
+            self.conversation_id, reply.message, model_profile=service.model.name,
+            at=service.clock(),
+        )  # fmt: skip
+        results = []
+        for call in reply.message.tool_calls:
+            output = service.goal_chat.run(call, source_message_id=self.source)
+            result = Message.tool(output, tool_call_id=call.id, name=call.name)
+            service.conversations.add(self.conversation_id, result, at=service.clock())
+            results.append(result)
+        self.tool_rounds += 1
+        self.prompt = [*self.prompt, reply.message, *results]
+        self.stream = service.model.stream(self.prompt, tools=self.tools, options=self.options)
 
     @property
     def reply(self) -> Reply:

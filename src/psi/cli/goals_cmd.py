@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Your goals: add, plan, see and change them.", no_args_is_help=True)
 
+ALL = ("active", "paused", "done", "archived")
 _STATUS_STYLE = {
     "on_track": "[green]on track[/]",
     "at_risk": "[yellow]at risk[/]",
@@ -41,25 +42,6 @@ def open_goals() -> Goals:
     return Goals(
         store, user_id=store.ensure_user(settings.user), zone=settings.zone(), clock=system_clock
     )
-
-
-def find_goal(goals: Goals, reference: str, *, statuses: tuple[str, ...] = ("active",)) -> GoalView:
-    """A goal by id, or by words of its title among goals in `statuses`."""
-    from psi.errors import GoalError
-
-    if reference.strip().isdigit():
-        return goals.get(int(reference))
-    words = reference.casefold().split()
-    candidates = goals.all(statuses=statuses)
-    found = [g for g in candidates if all(w in g.title.casefold() for w in words)]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise GoalError(
-            f"No goal matches {reference!r}.", hint="psi goal list shows your goals and their ids."
-        )
-    listed = ", ".join(f"{g.id} ({g.title})" for g in found[:5])
-    raise GoalError(f"{reference!r} could mean {listed}.", hint="Give the goal's id.")
 
 
 # -- goal ... ---------------------------------------------------------------------
@@ -99,7 +81,7 @@ def show(goal: str = typer.Argument(..., help="Goal id or words of its title."))
     from psi.goals.recurrence import describe
 
     goals = open_goals()
-    found = find_goal(goals, goal, statuses=("active", "paused", "done", "archived"))
+    found = goals.find(goal, statuses=ALL)
     plan = goals.plan(found.id)
     now = goals.clock()
     standing = next(
@@ -177,7 +159,7 @@ def edit(
     from psi.errors import GoalError
 
     goals = open_goals()
-    found = find_goal(goals, goal, statuses=("active", "paused", "done", "archived"))
+    found = goals.find(goal, statuses=ALL)
     changes: dict[str, object] = {}
     if title is not None:
         changes["title"] = title
@@ -223,7 +205,7 @@ def archive(goal: str = typer.Argument(..., help="Goal id or words of its title.
 
 def _set_status(reference: str, status: str) -> None:
     goals = open_goals()
-    found = find_goal(goals, reference, statuses=("active", "paused", "done", "archived"))
+    found = goals.find(reference, statuses=ALL)
     saved = goals.set_status(found.id, status)
     out.print(f"Goal {saved.id} ({escape(saved.title)}) is {saved.status}.")
 
@@ -257,7 +239,7 @@ def done(
 ) -> None:
     """Mark a task, a habit for today, or a milestone done."""
     goals = open_goals()
-    kind, number = _item(goals, item)
+    kind, number = goals.find_item(item)
     if kind == "t":
         task = goals.complete_task(number)
         out.print(f"Done: {escape(task.title)}.")
@@ -282,7 +264,7 @@ def log(
     from psi.goals.agenda import build_agenda
 
     goals = open_goals()
-    found = find_goal(goals, goal, statuses=("active", "paused", "done", "archived"))
+    found = goals.find(goal, statuses=ALL)
     goals.log(found.id, value, note=note, energy=energy, mood=mood)
     now = goals.clock()
     standing = next(
@@ -392,25 +374,3 @@ def _metric(raw: str, goal: GoalView) -> dict[str, object] | None:
         "direction": "increase" if target > baseline else "decrease",
         "aggregate": aggregate,
     }
-
-
-def _item(goals: Goals, raw: str) -> tuple[str, int]:
-    """("t", 12) for "t12"; a title's words find an open task, habit or milestone."""
-    from psi.errors import GoalError
-
-    text = raw.strip()
-    if text[:1].lower() in ("t", "h", "m") and text[1:].isdigit():
-        return text[0].lower(), int(text[1:])
-    words = text.casefold().split()
-    found: list[tuple[str, int, str]] = [
-        *(("t", t.id, t.title) for t in goals.tasks()),
-        *(("h", h.id, h.title) for h in goals.habits()),
-        *(("m", m.id, m.title) for m in goals.milestones()),
-    ]
-    matches = [f for f in found if words and all(w in f[2].casefold() for w in words)]
-    if len(matches) == 1:
-        return matches[0][0], matches[0][1]
-    if not matches:
-        raise GoalError(f"Nothing open matches {raw!r}.", hint="psi today lists items with ids.")
-    listed = ", ".join(f"{k}{n} ({title})" for k, n, title in matches[:5])
-    raise GoalError(f"{raw!r} could mean {listed}.", hint="Give the id, like t12.")

@@ -186,6 +186,44 @@ class Goals:
         with self.store.session() as session:
             return [_goal_view(row) for row in session.scalars(query)]
 
+    def find(self, reference: str, *, statuses: Iterable[str] = ("active",)) -> GoalView:
+        """A goal by id, or by words of its title among goals in `statuses`."""
+        if reference.strip().isdigit():
+            return self.get(int(reference))
+        words = reference.casefold().split()
+        found = [g for g in self.all(statuses) if all(w in g.title.casefold() for w in words)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise GoalError(
+                f"No goal matches {reference!r}.",
+                hint="psi goal list shows your goals and their ids.",
+            )
+        listed = ", ".join(f"{g.id} ({g.title})" for g in found[:5])
+        raise GoalError(f"{reference!r} could mean {listed}.", hint="Give the goal's id.")
+
+    def find_item(self, reference: str) -> tuple[str, int]:
+        """("t", 12) for "t12" (a task; h a habit, m a milestone); words of a title find
+        the one open task, habit or milestone they name."""
+        text = reference.strip()
+        if text[:1].lower() in ("t", "h", "m") and text[1:].isdigit():
+            return text[0].lower(), int(text[1:])
+        words = text.casefold().split()
+        found: list[tuple[str, int, str]] = [
+            *(("t", t.id, t.title) for t in self.tasks()),
+            *(("h", h.id, h.title) for h in self.habits()),
+            *(("m", m.id, m.title) for m in self.milestones()),
+        ]
+        matches = [f for f in found if words and all(w in f[2].casefold() for w in words)]
+        if len(matches) == 1:
+            return matches[0][0], matches[0][1]
+        if not matches:
+            raise GoalError(
+                f"Nothing open matches {reference!r}.", hint="psi today lists items with ids."
+            )
+        listed = ", ".join(f"{k}{n} ({title})" for k, n, title in matches[:5])
+        raise GoalError(f"{reference!r} could mean {listed}.", hint="Give the id, like t12.")
+
     def plan(self, goal_id: int) -> PlanView:
         with self.store.session() as session:
             goal = _goal_view(self._goal(session, goal_id))

@@ -83,3 +83,16 @@ def test_importtime_is_summed_per_top_level_package() -> None:
 def test_p90_is_one_of_the_samples() -> None:
     assert p90([0.3, 0.1, 0.2]) == 0.3
     assert p90([float(n) for n in range(1, 21)]) == 18.0
+
+
+def test_bench_goals_reports_the_agenda_time(tmp_path: Path) -> None:
+    target = tmp_path / "goals.json"
+    result = CliRunner().invoke(
+        app, ["bench", "goals", "--goals", "6", "--check-ins", "60", "--runs", "2",
+              "--json", str(target)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "agenda + forecasts, median" in result.output
+    figures = json.loads(target.read_text())
+    assert figures["goals"] == 6 and figures["check_ins"] == 60
+    assert figures["items_due_today"] >= 6  # each goal's habit or task falls due

@@ -289,6 +289,37 @@ def memory_scale(
     _write_json(json_file, figures)
 
 
+@app.command("goals")
+@friendly
+def goals(
+    count: int = typer.Option(1000, "--goals", min=1, help="Goals, each with a plan."),
+    check_ins: int = typer.Option(50_000, "--check-ins", min=0, help="Check-ins in all."),
+    runs: int = typer.Option(15, "--runs", min=1, help="Agendas to time."),
+    json_file: Path | None = JsonOption,
+) -> None:
+    """Today's agenda with every goal's forecast, read from the database each time."""
+    from rich.table import Table
+
+    from psi.benchmarks.goals import TARGET_MS, measure_goals
+
+    with err.status(f"Making {count:,} goals with {check_ins:,} check-ins…"):
+        result = measure_goals(count, check_ins, runs=runs)
+    figures = result.as_json()
+    table = Table("", "figure", title=f"psi bench goals: {count:,} goals")
+    table.add_row("check-ins stored", f"{result.check_ins:,}")
+    table.add_row("items due today", f"{result.items_due:,}")
+    table.add_row("agenda + forecasts, median", f"{result.median_ms:.1f} ms")
+    table.add_row("agenda + forecasts, p95", f"{result.p95_ms:.1f} ms")
+    table.add_row("agenda + forecasts, best", f"{min(result.runs_ms):.1f} ms")
+    out.print(table)
+    holds = result.median_ms <= TARGET_MS
+    out.print(
+        f"agenda median {result.median_ms:.1f} ms for {count:,} goals and "
+        f"{result.check_ins:,} check-ins (target ≤ {TARGET_MS:g} ms: {_verdict(holds)})"
+    )
+    _write_json(json_file, figures)
+
+
 def _mib(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB"
 

@@ -84,11 +84,8 @@ def show(goal: str = typer.Argument(..., help="Goal id or words of its title."))
     found = goals.find(goal, statuses=ALL)
     plan = goals.plan(found.id)
     now = goals.clock()
-    standing = next(
-        (s for s in build_agenda(goals, goals.local_day(now), now=now).standings
-         if s.goal.id == found.id),
-        None,
-    )  # fmt: skip
+    agenda = build_agenda(goals, goals.local_day(now), now=now, with_adherence=True)
+    standing = next((s for s in agenda.standings if s.goal.id == found.id), None)
     out.print(f"[bold]{found.id}. {escape(found.title)}[/]  [dim]{found.status}, {found.area}[/]")
     if found.why:
         out.print(f"  why: {escape(found.why)}")

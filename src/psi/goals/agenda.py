@@ -22,13 +22,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from psi.goals.forecast import Adherence, Forecast, Point, adherence, forecast, period_adherence
+import numpy as np
+from numpy.typing import NDArray
+
+from psi.goals.forecast import (
+    Adherence,
+    Forecast,
+    Point,
+    adherence,
+    forecast_arrays,
+    period_adherence,
+)
 from psi.goals.recurrence import occurrences
-from psi.goals.store import CheckInView, Goals, GoalView, HabitView, MilestoneView, TaskView
+from psi.goals.store import Goals, GoalView, HabitView, MilestoneView, TaskView
 
 OWED_AFTER = timedelta(days=7)
+_NONE: NDArray[np.float64] = np.zeros(0)
 ADHERENCE_DAYS = 28
 
 
@@ -52,12 +63,23 @@ class DueHabit:
 
 @dataclass(frozen=True)
 class Standing:
+    """A goal's standing. `times` (POSIX seconds) and `values` are its metric's check-ins
+    in time order (each value as logged, not the running total)."""
+
     goal: GoalView
     forecast: Forecast | None
-    points: list[Point]
+    times: NDArray[np.float64]
+    values: NDArray[np.float64]
     next_milestone: MilestoneView | None
     habits: list[tuple[HabitView, Adherence]] = field(default_factory=list)
     last_check_in: datetime | None = None
+
+    @property
+    def points(self) -> list[Point]:
+        return [
+            Point(datetime.fromtimestamp(t, UTC), v)
+            for t, v in zip(self.times.tolist(), self.values.tolist(), strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -83,24 +105,19 @@ class Agenda:
         )
 
 
-def build_agenda(goals: Goals, start: date, *, days: int = 1, now: datetime) -> Agenda:
+def build_agenda(
+    goals: Goals, start: date, *, days: int = 1, now: datetime, with_adherence: bool = False
+) -> Agenda:
+    """The agenda for `days` local days from `start`; `with_adherence` scores each goal's habits
+    over the last ADHERENCE_DAYS too (a schedule expanded per habit: `psi goal
+    show` and reviews want it, `psi today` does not)."""
     if days < 1:
         raise ValueError("an agenda spans at least a day")
     span_start = goals.day_start(start)
     span_end = goals.day_start(start + timedelta(days=days))
     active = goals.all(statuses=("active",))
     titles = {g.id: g.title for g in active}
-    check_ins = goals.check_ins()
-    by_goal: dict[int, list[CheckInView]] = defaultdict(list)
-    by_habit: dict[int, list[CheckInView]] = defaultdict(list)
-    by_task: dict[int, list[CheckInView]] = defaultdict(list)
-    for check_in in check_ins:
-        if check_in.goal_id is not None and check_in.value is not None:
-            by_goal[check_in.goal_id].append(check_in)
-        if check_in.habit_id is not None:
-            by_habit[check_in.habit_id].append(check_in)
-        if check_in.task_id is not None:
-            by_task[check_in.task_id].append(check_in)
+    table = goals.check_in_table()
 
     tasks: list[DueTask] = []
     overdue: list[DueTask] = []
@@ -109,7 +126,7 @@ def build_agenda(goals: Goals, start: date, *, days: int = 1, now: datetime) -> 
         if task.rule is not None:
             if task.done_at is not None:
                 continue  # retired by a re-plan
-            done = {c.occurrence for c in by_task.get(task.id, [])}
+            done = table.tasks.get(task.id, set())
             tasks += [
                 DueTask(task, title, moment, moment in done)
                 for moment in occurrences(task.rule, span_start, span_end)
@@ -124,27 +141,35 @@ def build_agenda(goals: Goals, start: date, *, days: int = 1, now: datetime) -> 
     adherence_by_goal: dict[int, list[tuple[HabitView, Adherence]]] = defaultdict(list)
     for habit in goals.habits():
         title = titles.get(habit.goal_id) if habit.goal_id else None
-        done_at = [c.at for c in by_habit.get(habit.id, [])]
+        done_at = table.habits.get(habit.id, [])
         habits += _due_habit(goals, habit, title, done_at, span_start, span_end, now)
-        if habit.goal_id is not None:
+        if with_adherence and habit.goal_id is not None:
             adherence_by_goal[habit.goal_id].append((habit, _adherence(goals, habit, done_at, now)))
 
     milestones = goals.milestones()
     standings = []
     owed = []
+    now_ts = now.timestamp()
     for goal in active:
-        logged = by_goal.get(goal.id, [])
-        points = [Point(c.at, c.value) for c in logged if c.value is not None]
+        times, values = table.values.get(goal.id, (_NONE, _NONE))
         upcoming = [m for m in milestones if m.goal_id == goal.id and m.due >= span_start]
-        last = logged[-1].at if logged else None
+        last = datetime.fromtimestamp(float(times[-1]), UTC) if times.size else None
         standing = Standing(
             goal=goal,
             forecast=(
-                forecast(goal.metric, points, goal.starts_at, goal.target_date, now)
+                forecast_arrays(
+                    goal.metric,
+                    times,
+                    values,
+                    goal.starts_at.timestamp(),
+                    goal.target_date.timestamp(),
+                    now_ts,
+                )
                 if goal.metric is not None
                 else None
             ),
-            points=points,
+            times=times,
+            values=values,
             next_milestone=upcoming[0] if upcoming else None,
             habits=adherence_by_goal.get(goal.id, []),
             last_check_in=last,

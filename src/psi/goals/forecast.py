@@ -230,8 +230,23 @@ def forecast(
             f"The target date {target_date:%Y-%m-%d} is not after the start {start:%Y-%m-%d}.",
             hint="Set a target date later than the start.",
         )
-    now_ts, start_ts, target_ts = now.timestamp(), start.timestamp(), target_date.timestamp()
-    times, values = _series(metric, points, start, now_ts)
+    times, values = _arrays(points)
+    return forecast_arrays(
+        metric, times, values, start.timestamp(), target_date.timestamp(), now.timestamp()
+    )
+
+
+def forecast_arrays(
+    metric: Metric,
+    times: Floats,
+    values: Floats,
+    start_ts: float,
+    target_ts: float,
+    now_ts: float,
+) -> Forecast:
+    """`forecast` over check-ins as arrays: POSIX seconds (any order) and values. For
+    callers that read many goals' check-ins at once; the moments are not checked."""
+    times, values = _series_of(metric, times, values, start_ts, now_ts)
     current = float(values[-1]) if values.size else metric.baseline
     share = min(1.0, max(0.0, (now_ts - start_ts) / (target_ts - start_ts)))
     expected_now = metric.baseline + share * (metric.target - metric.baseline)
@@ -373,13 +388,24 @@ def _local_midnight(moment: datetime) -> datetime:
     return midnight.astimezone(UTC).astimezone(moment.tzinfo)
 
 
+def _arrays(points: Sequence[Point]) -> tuple[Floats, Floats]:
+    times = np.array([p.at.timestamp() for p in points], dtype=np.float64)
+    values = np.array([p.value for p in points], dtype=np.float64)
+    return times, values
+
+
 def _series(
     metric: Metric, points: Sequence[Point], start: datetime | None, until: float | None
 ) -> tuple[Floats, Floats]:
     """(POSIX seconds, values) of the metric's series in time order, check-ins to `until`."""
-    n = len(points)
-    times = np.array([p.at.timestamp() for p in points], dtype=np.float64)
-    values = np.array([p.value for p in points], dtype=np.float64)
+    times, values = _arrays(points)
+    return _series_of(metric, times, values, None if start is None else start.timestamp(), until)
+
+
+def _series_of(
+    metric: Metric, times: Floats, values: Floats, start_ts: float | None, until: float | None
+) -> tuple[Floats, Floats]:
+    n = times.size
     if n > 1 and (times[1:] < times[:-1]).any():
         order = np.argsort(times, kind="stable")
         times, values = times[order], values[order]
@@ -392,11 +418,13 @@ def _series(
     if times.size:
         last_at_time = np.append(times[1:] != times[:-1], True)
         times, values = times[last_at_time], values[last_at_time]
-    if start is not None:
-        start_ts = start.timestamp()
-        if (until is None or start_ts <= until) and (not times.size or start_ts < times[0]):
-            times = np.concatenate(([start_ts], times))
-            values = np.concatenate(([metric.baseline], values))
+    if (
+        start_ts is not None
+        and (until is None or start_ts <= until)
+        and (not times.size or start_ts < times[0])
+    ):
+        times = np.concatenate(([start_ts], times))
+        values = np.concatenate(([metric.baseline], values))
     return times, values
 
 

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, delete, func, select
 from sqlalchemy.orm import Session
 
 from psi.clock import Clock, system_clock
@@ -131,6 +135,16 @@ class CheckInView:
     source_message_id: int | None
 
 
+@dataclass
+class CheckInTable:
+    """Check-ins arranged for the agenda: per goal, (POSIX seconds, values) in time order;
+    per habit, when it was done; per recurring task, the occurrences done."""
+
+    values: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = field(default_factory=dict)
+    habits: dict[int, list[datetime]] = field(default_factory=dict)
+    tasks: dict[int, set[datetime]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class PlanView:
     goal: GoalView
@@ -179,12 +193,12 @@ class Goals:
     def all(self, statuses: Iterable[str] = ("active", "paused", "done")) -> list[GoalView]:
         wanted = list(statuses)
         query = (
-            select(Goal)
+            select(*Goal.__table__.columns)
             .where(Goal.user_id == self.user_id, Goal.status.in_(wanted))
             .order_by(Goal.priority, Goal.target_date, Goal.id)
         )
-        with self.store.session() as session:
-            return [_goal_view(row) for row in session.scalars(query)]
+        with self.store.engine.connect() as connection:
+            return [_goal_view(row) for row in connection.execute(query).all()]
 
     def find(self, reference: str, *, statuses: Iterable[str] = ("active",)) -> GoalView:
         """A goal by id, or by words of its title among goals in `statuses`."""
@@ -259,21 +273,21 @@ class Goals:
 
     def milestones(self, *, open_only: bool = True) -> list[MilestoneView]:
         query = (
-            select(Milestone)
+            select(*Milestone.__table__.columns)
             .join(Goal, Goal.id == Milestone.goal_id)
             .where(Milestone.user_id == self.user_id, Goal.status == "active")
             .order_by(Milestone.due)
         )
         if open_only:
             query = query.where(Milestone.done_at.is_(None))
-        with self.store.session() as session:
-            return [_milestone_view(m) for m in session.scalars(query)]
+        with self.store.engine.connect() as connection:
+            return [_milestone_view(m) for m in connection.execute(query).all()]
 
     def tasks(self, *, open_only: bool = True) -> list[TaskView]:
         """Tasks of active goals and tasks of no goal; with `open_only`, those not done
         (a recurring task is never done as a whole)."""
         query = (
-            select(Task)
+            select(*Task.__table__.columns)
             .outerjoin(Goal, Goal.id == Task.goal_id)
             .where(Task.user_id == self.user_id)
             .where((Task.goal_id.is_(None)) | (Goal.status == "active"))
@@ -281,20 +295,57 @@ class Goals:
         )
         if open_only:
             query = query.where(Task.done_at.is_(None))
-        with self.store.session() as session:
-            return [_task_view(t) for t in session.scalars(query)]
+        with self.store.engine.connect() as connection:
+            return [_task_view(t) for t in connection.execute(query).all()]
 
     def habits(self) -> list[HabitView]:
         """Active habits of active goals, and active habits of no goal."""
         query = (
-            select(Habit)
+            select(*Habit.__table__.columns)
             .outerjoin(Goal, Goal.id == Habit.goal_id)
             .where(Habit.user_id == self.user_id, Habit.active.is_(True))
             .where((Habit.goal_id.is_(None)) | (Goal.status == "active"))
             .order_by(Habit.id)
         )
-        with self.store.session() as session:
-            return [_habit_view(h) for h in session.scalars(query)]
+        with self.store.engine.connect() as connection:
+            return [_habit_view(h) for h in connection.execute(query).all()]
+
+    def check_in_table(self) -> CheckInTable:
+        """Every check-in of this user, read for the agenda in two queries: goal values
+        as arrays of POSIX seconds and values per goal, completions as datetimes."""
+        epoch = _epoch(self.store)
+        values = (
+            select(CheckIn.goal_id, epoch(CheckIn.at), CheckIn.value)
+            .where(
+                CheckIn.user_id == self.user_id,
+                CheckIn.goal_id.is_not(None),
+                CheckIn.value.is_not(None),
+            )
+            .order_by(CheckIn.goal_id, CheckIn.at)
+        )
+        done = select(CheckIn.habit_id, CheckIn.task_id, CheckIn.at, CheckIn.occurrence).where(
+            CheckIn.user_id == self.user_id,
+            (CheckIn.habit_id.is_not(None)) | (CheckIn.task_id.is_not(None)),
+        )
+        table = CheckInTable()
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(values).all()
+            completions = connection.execute(done).all()
+        if rows:
+            flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=3 * len(rows))
+            matrix = flat.reshape(len(rows), 3)
+            # Microseconds to seconds: the same float datetime.timestamp() gives.
+            matrix[:, 1] /= 1e6
+            ids = matrix[:, 0].astype(np.int64)
+            cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+            for chunk in np.split(matrix, cuts):
+                table.values[int(chunk[0, 0])] = (chunk[:, 1].copy(), chunk[:, 2].copy())
+        for habit_id, task_id, at, occurrence in completions:
+            if habit_id is not None:
+                table.habits.setdefault(habit_id, []).append(at)
+            if task_id is not None and occurrence is not None:
+                table.tasks.setdefault(task_id, set()).add(occurrence)
+        return table
 
     def check_ins(
         self,
@@ -637,6 +688,19 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
+def _epoch(store: Store) -> Any:
+    """SQL for a stored time as POSIX microseconds, on this database."""
+    if store.is_sqlite:
+        # Whole microseconds, exactly: the stored text is "YYYY-MM-DD HH:MM:SS.ffffff"
+        # in UTC (unixepoch's "subsec" needs SQLite 3.42; julianday is off by ~50 us).
+        return lambda column: (
+            func.strftime("%s", column).cast(Integer) * 1_000_000
+            + func.substr(column, 21, 6).cast(Integer)
+        )
+    return lambda column: func.round(func.extract("epoch", column) * 1_000_000)
+
+
+@lru_cache(maxsize=4096)
 def _rule(text: str, zone: str, starts_at: datetime) -> Rule:
     return parse_rule(text, starts_at.astimezone(ZoneInfo(zone)))
 
@@ -649,15 +713,15 @@ def _latest(rule: Rule, moment: datetime) -> datetime | None:
     return found[-1] if found else None
 
 
-def _goal_view(row: Goal) -> GoalView:
+def _goal_view(row: Any) -> GoalView:
     metric = None
     if row.unit is not None and row.baseline is not None and row.target is not None:
         metric = Metric(
             unit=row.unit,
             baseline=row.baseline,
             target=row.target,
-            direction=row.direction,  # type: ignore[arg-type]
-            aggregate=row.aggregate,  # type: ignore[arg-type]
+            direction=row.direction,
+            aggregate=row.aggregate,
         )
     return GoalView(
         id=row.id,
@@ -673,7 +737,7 @@ def _goal_view(row: Goal) -> GoalView:
     )
 
 
-def _milestone_view(row: Milestone) -> MilestoneView:
+def _milestone_view(row: Any) -> MilestoneView:
     return MilestoneView(
         id=row.id,
         goal_id=row.goal_id,
@@ -684,7 +748,7 @@ def _milestone_view(row: Milestone) -> MilestoneView:
     )
 
 
-def _task_view(row: Task) -> TaskView:
+def _task_view(row: Any) -> TaskView:
     rule = None
     if row.rule is not None and row.zone is not None and row.starts_at is not None:
         rule = _rule(row.rule, row.zone, row.starts_at)
@@ -699,7 +763,7 @@ def _task_view(row: Task) -> TaskView:
     )
 
 
-def _habit_view(row: Habit) -> HabitView:
+def _habit_view(row: Any) -> HabitView:
     return HabitView(
         id=row.id,
         goal_id=row.goal_id,

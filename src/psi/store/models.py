@@ -289,6 +289,8 @@ class CheckIn(Base):
         Index("ix_check_ins_habit", "habit_id", "at"),
         Index("ix_check_ins_task", "task_id", "occurrence"),
         Index("ix_check_ins_user_at", "user_id", "at"),
+        # Covers the agenda's read of every goal's values, in order, without the table.
+        Index("ix_check_ins_user_goal", "user_id", "goal_id", "at", "value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

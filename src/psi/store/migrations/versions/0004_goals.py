@@ -125,6 +125,7 @@ def upgrade() -> None:
     op.create_index("ix_check_ins_habit", "check_ins", ["habit_id", "at"])
     op.create_index("ix_check_ins_task", "check_ins", ["task_id", "occurrence"])
     op.create_index("ix_check_ins_user_at", "check_ins", ["user_id", "at"])
+    op.create_index("ix_check_ins_user_goal", "check_ins", ["user_id", "goal_id", "at", "value"])
     op.create_table(
         "notices",
         sa.Column("id", sa.Integer, primary_key=True),

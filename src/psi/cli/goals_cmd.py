@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from psi.cli.output import friendly, out
+from psi.cli.output import err, friendly, out
 
 if TYPE_CHECKING:
     from psi.goals.agenda import Agenda, Standing
+    from psi.goals.drafts import GoalDraft, PlanDraft
+    from psi.goals.planner import PlanOutcome
     from psi.goals.store import Goals, GoalView
+    from psi.llm.base import ChatModel
 
 app = typer.Typer(help="Your goals: add, plan, see and change them.", no_args_is_help=True)
 
@@ -45,6 +48,191 @@ def open_goals() -> Goals:
 
 
 # -- goal ... ---------------------------------------------------------------------
+
+
+@app.command("add")
+@friendly
+def add(
+    text: str = typer.Argument(..., help='What you want, e.g. "Run a marathon by October 2027".'),
+    by: str | None = typer.Option(None, "--by", help="The target date, if the text has none."),
+    baseline: float | None = typer.Option(
+        None, "--baseline", help="Where you start, for a measured goal."
+    ),
+    why: str | None = typer.Option(None, "--why", help="Why it matters to you."),
+    priority: int = typer.Option(2, "--priority", min=1, max=3, help="1 highest."),
+    model: str | None = typer.Option(None, "--model", help="Model profile that drafts the plan."),
+    no_model: bool = typer.Option(
+        False, "--no-model", help="Spread the plan evenly, without asking a model."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Save the plan without asking."),
+) -> None:
+    """Turn a sentence into a goal with a plan: milestones, recurring tasks, habits and
+    if-then plans, shown for you to save, edit or drop."""
+    from psi.goals.parse import Question, parse_goal_text
+
+    goals = open_goals()
+    today = goals.local_day(goals.clock())
+    sentence = f"{text} by {by}" if by else text
+    parsed = parse_goal_text(sentence, today=today)
+    while isinstance(parsed, Question):
+        answer = _ask(parsed.text, option="--by" if parsed.about == "target_date" else None)
+        joined = f"{sentence} by {answer}" if parsed.about == "target_date" else None
+        if parsed.about == "unit":
+            joined = f"{sentence} {answer}"
+        parsed = parse_goal_text(joined or answer, today=today)
+        sentence = joined or answer
+    if parsed.metric is not None and baseline is None:
+        baseline = float(
+            _ask(f"Where do you start, in {parsed.metric.unit}?", option="--baseline", number=True)
+        )
+    draft = parsed.draft(starts_on=today, baseline=baseline, why=why, priority=priority)
+    outcome = _draft_plan(goals, draft, model=None if no_model else (model or ""), today=today)
+    plan = _confirm(draft.title, outcome.plan, outcome.notes, outcome.source, yes=yes, goal=draft)
+    if plan is None:
+        out.print("Nothing saved.")
+        return
+    goal_id = goals.add(draft, plan)
+    out.print(
+        f"Saved goal {goal_id}: {escape(draft.title)} by {draft.target_date}. "
+        f"psi today shows what is due; psi goal show {goal_id} the whole plan."
+    )
+
+
+@app.command("replan")
+@friendly
+def replan_goal(
+    goal: str = typer.Argument(..., help="Goal id or words of its title."),
+    model: str | None = typer.Option(None, "--model", help="Model profile that re-plans."),
+    no_model: bool = typer.Option(False, "--no-model", help="Re-spread without a model."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Save the new plan without asking."),
+) -> None:
+    """Adapt what is left of a goal's plan to the progress so far (done items stay)."""
+    from psi.goals.planner import plan_context, replan
+
+    goals = open_goals()
+    found = goals.find(goal)
+    plan = goals.plan(found.id)
+    chat_model = None if no_model else _model(model or "")
+    with err.status("Re-planning…", spinner="dots"):
+        outcome = replan(
+            found,
+            plan,
+            goals.check_ins(goal_ids=[found.id]),
+            chat_model,
+            now=goals.clock(),
+            context=plan_context(goals.store, goals.user_id),
+            zone=goals.zone,
+        )
+    draft = found.draft(goals.zone)
+    chosen = _confirm(found.title, outcome.plan, outcome.notes, outcome.source, yes=yes, goal=draft)
+    if chosen is None:
+        out.print("The plan stays as it was.")
+        return
+    goals.replace_plan(found.id, chosen)
+    out.print(f"Saved the new plan for goal {found.id}. psi goal show {found.id} shows it.")
+
+
+def _model(name: str) -> ChatModel:
+    from psi.config import load_settings
+    from psi.llm.registry import get_model
+
+    settings = load_settings()
+    return get_model(settings.profile(name or None), settings)
+
+
+def _draft_plan(goals: Goals, draft: GoalDraft, *, model: str | None, today: date) -> PlanOutcome:
+    from psi.goals.planner import draft_plan, plan_context
+
+    chat_model = None if model is None else _model(model)
+    with err.status("Drafting a plan…", spinner="dots"):
+        return draft_plan(
+            draft, chat_model, today=today, context=plan_context(goals.store, goals.user_id)
+        )
+
+
+def _ask(question: str, *, option: str | None, number: bool = False) -> str:
+    """Ask on the terminal; without one, explain how to say it on the command line."""
+    import sys
+
+    from psi.errors import GoalError
+
+    if not sys.stdin.isatty():
+        hint = f"Say it in the text, or pass {option}." if option else "Say it in the text."
+        raise GoalError(question, hint=hint)
+    while True:
+        answer = str(typer.prompt(question)).strip()
+        if not number:
+            if answer:
+                return answer
+            continue
+        try:
+            return str(float(answer.replace(",", ".")))
+        except ValueError:
+            err.print("A number, please.")
+
+
+def _confirm(
+    title: str,
+    plan: PlanDraft,
+    notes: list[str],
+    source: str,
+    *,
+    yes: bool,
+    goal: GoalDraft,
+) -> PlanDraft | None:
+    """Show the plan; save it, edit it (as JSON in $EDITOR) or drop it."""
+    import sys
+
+    import click
+    from pydantic import ValidationError
+
+    from psi.errors import GoalError
+
+    while True:
+        _show_plan(title, plan, notes, source)
+        if yes:
+            return plan
+        if not sys.stdin.isatty():
+            raise GoalError(
+                "Not saved: psi asks before it saves a plan.",
+                hint="Run it in a terminal, or pass --yes to save the plan shown.",
+            )
+        choice = typer.prompt("[s]ave, [e]dit or [d]rop", default="s").strip().lower()[:1]
+        if choice == "d":
+            return None
+        if choice == "s":
+            return plan
+        edited = click.edit(plan.model_dump_json(indent=2), extension=".json")
+        if edited is None:
+            continue
+        try:
+            candidate = PlanDraft.model_validate_json(edited)
+        except ValidationError as exc:
+            err.print(f"[red]That plan is not valid:[/] {escape(str(exc.errors()[0]['msg']))}")
+            continue
+        problems = candidate.problems(goal)
+        if problems:
+            err.print(f"[red]That plan does not fit the goal:[/] {escape('; '.join(problems))}")
+            continue
+        plan, notes, source = candidate, [], "edited"
+
+
+def _show_plan(title: str, plan: PlanDraft, notes: list[str], source: str) -> None:
+    how = {"model": "drafted by the model", "fallback": "spread evenly", "edited": "as edited"}
+    out.print(f"[bold]Plan for {escape(title)}[/] [dim]({how.get(source, source)})[/]")
+    for m in plan.milestones:
+        value = f" ({m.value:g})" if m.value is not None else ""
+        out.print(f"  ◆ {m.due} {escape(m.title)}{value}")
+    for t in plan.tasks:
+        when = t.rule if t.rule else str(t.due)
+        out.print(f"  □ {escape(t.title)} [dim]{escape(str(when))}[/]")
+    for h in plan.habits:
+        how_often = f"{h.per_period}× a {h.period}" if h.per_period else h.rule
+        out.print(f"  ↻ {escape(h.title)} [dim]{escape(str(how_often))}[/]")
+    for p in plan.if_then:
+        out.print(f"  ⇢ If {escape(p.situation)}, then {escape(p.action)}.")
+    for note in notes:
+        out.print(f"  [dim]{escape(note)}[/]")
 
 
 @app.command("list")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import inspect, select, text
 
+from psi.agent.chat import ChatService
 from psi.clock import FrozenClock
 from psi.config import GoalSettings, Settings, load_settings
 from psi.goals.delivery import NoticeView, pending_notices
@@ -24,6 +25,7 @@ from psi.goals.drafts import GoalDraft, HabitDraft, MetricDraft, PlanDraft, Task
 from psi.goals.outreach import place, quiet_end, quiet_hours
 from psi.goals.scheduler import Outreach, build_scheduler, start_scheduler, stop_scheduler
 from psi.goals.store import Goals
+from psi.llm.scripted import ScriptedModel
 from psi.store.db import Store
 from psi.store.models import Notice
 
@@ -409,6 +411,23 @@ def test_a_failing_notify_send_does_not_fail_the_run(
     assert sent[0].channels == ["desktop failed: exit 1"]
 
 
+def test_pending_notices_appear_once_in_the_next_chat(store: Store) -> None:
+    first = date(2026, 11, 25)
+    add_goal(store, first)
+    run(outreach(store, settings_with()), at(first, 7), at(first, 9))
+    chat = ChatService(
+        settings=load_settings(),
+        store=store,
+        user_id=store.ensure_user("local"),
+        model=ScriptedModel(["Hi."]),
+        clock=FrozenClock(at(first, 10).astimezone(UTC)),
+    )
+    shown = chat.take_notices()
+    assert [n.kind for n in shown] == ["habit", "agenda"]
+    assert chat.take_notices() == []
+    assert pending_notices(store, store.ensure_user("local")) == []
+
+
 # -- the scheduler ---------------------------------------------------------------------
 
 
@@ -449,3 +468,88 @@ def test_the_scheduler_keeps_its_job_in_psis_database(store: Store) -> None:
         assert runner.last_run() == at(first, 12)
     finally:
         stop_scheduler(again, runner)
+
+
+# -- the command line ------------------------------------------------------------------
+
+# Whenever the tests run, today's agenda is due and nothing is quiet.
+ALWAYS = """
+timezone = "Europe/Berlin"
+[goals]
+morning_agenda = "00:00"
+quiet_hours = "00:00-00:00"
+desktop = false
+"""
+
+SCRIPTED = """
+[models.demo]
+backend = "scripted"
+model = "demo"
+local = true
+replies = ["Hello from psi.", "Second answer."]
+"""
+
+
+def psi(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from psi.cli.main import app
+
+    result = CliRunner().invoke(app, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_daemon_once_sends_what_is_due_then_nothing(
+    store: Store, write_config: Callable[[str], Path]
+) -> None:
+    write_config(ALWAYS)
+    add_goal(store, datetime.now(BERLIN).date())
+    code, out, _ = psi("daemon", "--once")
+    assert code == 0
+    assert "agenda" in out and "Today, " in out and "Stretch" in out
+    code, out, err = psi("daemon", "--once")
+    assert code == 0 and out == "" and "Nothing to send." in err
+
+
+def test_the_next_chat_shows_what_psi_sent_once(
+    store: Store, write_config: Callable[[str], Path]
+) -> None:
+    write_config('default_model = "demo"\n' + ALWAYS + SCRIPTED)
+    add_goal(store, datetime.now(BERLIN).date())
+    psi("daemon", "--once")
+    code, out, err = psi("chat", input="hello\n")
+    assert code == 0 and out == "Hello from psi.\n"
+    assert "While you were away" in err and "Today, " in err
+    code, out, err = psi("chat", input="again\n")
+    assert code == 0 and "While you were away" not in err
+
+
+def test_daemon_runs_in_the_foreground_until_ctrl_c(
+    store: Store, write_config: Callable[[str], Path]
+) -> None:
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    write_config(ALWAYS)
+    add_goal(store, datetime.now(BERLIN).date())
+    program = shutil.which("psi", path=str(Path(sys.executable).parent)) or "psi"
+    process = subprocess.Popen(
+        [program, "daemon"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "Ctrl-C to stop" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    shown = "".join(lines) + rest
+    assert "agenda" in shown and "Today, " in shown  # the catch-up pass at start
+    assert shown.rstrip().endswith("Stopped.")
+    assert "apscheduler_jobs" in inspect(store.engine).get_table_names()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from psi.agent.context import fit_history, memory_block
 from psi.agent.inputs import check_message
@@ -38,6 +39,9 @@ from psi.memory.profile import Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
 from psi.store.conversations import Conversations, StoredMessage
 from psi.store.db import Store, open_store
+
+if TYPE_CHECKING:
+    from psi.goals.delivery import NoticeView
 
 RECALL_ITEMS = 6
 RECALL_FACTS = 5
@@ -144,6 +148,16 @@ class ChatService:
         if self.conversation_id is None:
             return []
         return self.conversations.messages(self.conversation_id)
+
+    def take_notices(self) -> list[NoticeView]:
+        """What psi reached out with since the last chat showed it (oldest first), now
+        marked shown, so each notice appears in one chat only."""
+        from psi.goals.delivery import mark_shown, pending_notices
+
+        waiting = pending_notices(self.store, self.user_id)
+        if waiting:
+            mark_shown(self.store, self.user_id, [n.id for n in waiting], at=self.clock())
+        return waiting
 
     def system_message(self, recalled: str | None = None) -> Message:
         base = self.settings.system_prompt or prompt_text("system.md").strip()

@@ -12,6 +12,7 @@ from psi.cli.output import err, friendly, out, report
 
 if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyBindings
+    from rich.console import Console
 
     from psi.agent.chat import ChatService, Turn
 
@@ -23,6 +24,9 @@ Esc then Enter. Ctrl-C stops a reply (what arrived is kept); Ctrl-D leaves.
   /model        list models;  /model NAME  switch to NAME
   /help         this help
   /exit         leave (also /quit)"""
+
+# Notices shown at the start of a chat; older ones are counted, not shown.
+CHAT_NOTICES = 5
 
 ModelOption = typer.Option(None, "--model", "-m", help="Model profile to use (`psi models list`).")
 ContinueOption = typer.Option(False, "--continue", "-c", help="Continue the latest conversation.")
@@ -43,6 +47,8 @@ def chat(
         if interactive:
             _repl(service)
         else:
+            # Standard output carries only the answers when stdin is a pipe.
+            _show_notices(service, err)
             _answer_lines(service)
     finally:
         service.close()
@@ -105,6 +111,24 @@ def _open(
             resume=resume,
             embed=interactive,
         )
+
+
+def _show_notices(service: ChatService, console: Console) -> None:
+    """What psi reached out with since the last chat, the latest CHAT_NOTICES of it, once."""
+    from rich.markup import escape
+
+    notices = service.take_notices()
+    if not notices:
+        return
+    console.print("[bold]While you were away[/]")
+    older = len(notices) - CHAT_NOTICES
+    if older > 0:
+        console.print(f"[dim]({older} older notice{'s' if older != 1 else ''} not shown)[/]")
+    zone = service.settings.zone()
+    for notice in notices[-CHAT_NOTICES:]:
+        when = f"{notice.created_at.astimezone(zone):%a %d %b %H:%M}"
+        text = escape(notice.text).replace("\n", "\n    ")
+        console.print(f"[dim]{when}[/]\n    {text}")
 
 
 def _notice(turn: Turn) -> None:
@@ -183,6 +207,7 @@ def _repl(service: ChatService) -> None:
         f"[bold]psi[/] on [cyan]{service.model.name}[/] ({service.model.model_id}). "
         "/help for commands, Ctrl-D to leave."
     )
+    _show_notices(service, out)
     while True:
         try:
             text = session.prompt("you> ")

@@ -329,3 +329,16 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     channels: Mapped[list[str]] = mapped_column(JSON)
+
+
+class SchedulerState(Base):
+    """When a scheduled job of psi's last ran for a user (`job` names it: "outreach"),
+    so a restart knows what it missed while the machine was off."""
+
+    __tablename__ = "scheduler_state"
+    __table_args__ = (UniqueConstraint("user_id", "job", name="uq_scheduler_state_user_job"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    job: Mapped[str] = mapped_column(String(60))
+    last_run: Mapped[datetime] = mapped_column(UTCDateTime())

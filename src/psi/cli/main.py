@@ -7,7 +7,16 @@ import gc
 import typer
 
 from psi import __version__
-from psi.cli import bench, chat, config_cmd, doctor, history, memory_cmd, models
+from psi.cli import (
+    bench,
+    calendar_cmd,
+    chat,
+    config_cmd,
+    doctor,
+    history,
+    memory_cmd,
+    models,
+)
 
 app = typer.Typer(
     name="psi",
@@ -39,6 +48,7 @@ app.command("ask")(chat.ask)
 app.command("doctor")(doctor.doctor)
 app.add_typer(history.app, name="history")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(models.app, name="models")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")

@@ -54,6 +54,7 @@ class GoalView:
     status: str
     priority: int
     created_at: datetime
+    updated_at: datetime
 
     def draft(self, zone: ZoneInfo) -> GoalDraft:
         metric = self.metric
@@ -95,6 +96,7 @@ class TaskView:
     rule: Rule | None
     estimate_minutes: int | None
     done_at: datetime | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class HabitView:
     per_period: int | None
     period: str | None
     active: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -632,6 +635,7 @@ def _goal_view(row: Goal) -> GoalView:
         status=row.status,
         priority=row.priority,
         created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -658,6 +662,7 @@ def _task_view(row: Task) -> TaskView:
         rule=rule,
         estimate_minutes=row.estimate_minutes,
         done_at=row.done_at,
+        created_at=row.created_at,
     )
 
 
@@ -670,6 +675,7 @@ def _habit_view(row: Habit) -> HabitView:
         per_period=row.per_period,
         period=row.period,
         active=row.active,
+        created_at=row.created_at,
     )
 
 

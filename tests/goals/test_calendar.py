@@ -288,9 +288,15 @@ def test_a_rule_psi_cannot_expand_skips_that_event_only(goals: Goals) -> None:
     pings = Event.new(uid="p", summary="Pings", start=at(2, 9), end=at(2, 9, 5), stamp=NOW)
     pings.add("RRULE", vRecur.from_ical("FREQ=MINUTELY;INTERVAL=15"))
     calendar.add_component(pings)
+    twice = Event.new(uid="t", summary="Gym", start=at(2, 18), end=at(2, 19), stamp=NOW)
+    twice.add("RRULE", vRecur.from_ical("FREQ=WEEKLY;BYDAY=MO"))
+    twice.add("RRULE", vRecur.from_ical("FREQ=WEEKLY;BYDAY=TH"))
+    calendar.add_component(twice)
     calendar.add_component(Event.new(uid="d", summary="Dentist", start=at(3, 8), stamp=NOW))
     done = import_calendar(calendar.to_ical(), goals, source="x.ics", now=NOW)
-    assert done.added == 1 and len(done.skipped) == 1 and "Pings" in done.skipped[0]
+    assert done.added == 1 and len(done.skipped) == 2
+    assert "Pings" in done.skipped[0] and "MINUTELY" in done.skipped[0]
+    assert "Gym" in done.skipped[1] and "several RRULEs" in done.skipped[1]
     assert spans(goals, at(3, 0), at(4, 0)) == [("Dentist", at(3, 8), at(3, 8))]
 
 

@@ -269,8 +269,8 @@ def import_calendar(data: bytes, goals: Goals, *, source: str, now: datetime) ->
     result = CalendarImport()
     own = re.compile(_OWN_UID.format(user=goals.user_id))
     found: dict[str, _Read] = {}
-    # A changed occurrence, by the UID of its series: the RECURRENCE-ID it replaces.
-    moved: dict[str, list[tuple[date | datetime, _Read]]] = {}
+    # The occurrences changed one by one (RECURRENCE-ID), by the UID of their series.
+    moved: dict[str, list[date | datetime]] = {}
     for number, event in enumerate(
         (event for calendar in calendars for event in calendar.events), start=1
     ):
@@ -282,11 +282,14 @@ def import_calendar(data: bytes, goals: Goals, *, source: str, now: datetime) ->
         read = _read_event(event, number, uid, goals.zone)
         recurrence_id = event.get("RECURRENCE-ID")
         if recurrence_id is not None:
-            moved.setdefault(uid, []).append((recurrence_id.dt, read))
+            moved.setdefault(uid, []).append(recurrence_id.dt)
             read.uid = f"{uid}#{_instant(recurrence_id.dt, read):%Y%m%dT%H%M%SZ}"
             read.rule, read.exdates = None, []
         if _is_free(event):
             result.free += 1
+            continue
+        if len(event.rrules) > 1:
+            result.skipped.append(f"{read.summary!r}: it repeats by several RRULEs, psi reads one")
             continue
         if read.rule is not None:
             problem = _check_rule(read)
@@ -297,7 +300,7 @@ def import_calendar(data: bytes, goals: Goals, *, source: str, now: datetime) ->
     for uid, changes in moved.items():
         series = found.get(uid)
         if series is not None and series.rule is not None:
-            gone = {_instant(moment, series).isoformat() for moment, _ in changes}
+            gone = {_instant(moment, series).isoformat() for moment in changes}
             series.exdates = sorted({*series.exdates, *gone})
     _store(goals, found, source=source, now=now, result=result)
     return result
@@ -332,9 +335,7 @@ def _read_event(event: Event, number: int, uid: str, zone: ZoneInfo) -> _Read:
             hint="Fix or remove that event in your calendar app and export again.",
         ) from None
     rules = event.rrules
-    rule = rules[0].to_ical().decode() if len(rules) == 1 else None
-    if len(rules) > 1:
-        rule = "(several)"
+    rule = rules[0].to_ical().decode() if rules else None
     if not isinstance(start, datetime):
         end_day = end if isinstance(end, date) and not isinstance(end, datetime) else start
         starts_at = datetime.combine(start, time(0), tzinfo=zone)
@@ -393,8 +394,6 @@ def _is_free(event: Event) -> bool:
 def _check_rule(read: _Read) -> str | None:
     """Why psi cannot expand the event's rule, or None when it can (and then `read.rule`
     becomes the rule as psi stores it)."""
-    if read.rule == "(several)":
-        return "it repeats by several RRULEs, and psi reads one"
     assert read.rule is not None
     try:
         rule = parse_rule(read.rule, read.starts_at.astimezone(ZoneInfo(read.zone)))

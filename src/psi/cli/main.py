@@ -9,6 +9,7 @@ import typer
 from psi import __version__
 from psi.cli import (
     bench,
+    calendar_cmd,
     chat,
     config_cmd,
     daemon,
@@ -49,6 +50,7 @@ app.command("ask")(chat.ask)
 app.command("doctor")(doctor.doctor)
 app.add_typer(history.app, name="history")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(models.app, name="models")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")

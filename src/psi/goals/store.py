@@ -58,6 +58,7 @@ class GoalView:
     status: str
     priority: int
     created_at: datetime
+    updated_at: datetime
 
     def draft(self, zone: ZoneInfo) -> GoalDraft:
         metric = self.metric
@@ -99,6 +100,7 @@ class TaskView:
     rule: Rule | None
     estimate_minutes: int | None
     done_at: datetime | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class HabitView:
     per_period: int | None
     period: str | None
     active: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -734,6 +737,7 @@ def _goal_view(row: Any) -> GoalView:
         status=row.status,
         priority=row.priority,
         created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -760,6 +764,7 @@ def _task_view(row: Any) -> TaskView:
         rule=rule,
         estimate_minutes=row.estimate_minutes,
         done_at=row.done_at,
+        created_at=row.created_at,
     )
 
 
@@ -772,6 +777,7 @@ def _habit_view(row: Any) -> HabitView:
         per_period=row.per_period,
         period=row.period,
         active=row.active,
+        created_at=row.created_at,
     )
 
 

@@ -342,3 +342,30 @@ class SchedulerState(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     job: Mapped[str] = mapped_column(String(60))
     last_run: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Commitment(Base):
+    """Time the user has promised elsewhere, read from their calendar (`source`, a file
+    name), so planning can keep clear of it: once (`starts_at` to `ends_at`) or
+    recurring (`rule` in `zone` from `starts_at`, each occurrence as long as the
+    first, less the instants in `exdates`, UTC ISO strings). `uid` is the event's
+    UID, or "UID#RECURRENCE-ID" for one changed occurrence of a recurring event."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "uid", name="uq_commitments_user_uid"),
+        Index("ix_commitments_user_starts", "user_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rule: Mapped[str | None] = mapped_column(Text)
+    zone: Mapped[str] = mapped_column(String(64))
+    all_day: Mapped[bool] = mapped_column(Boolean)
+    exdates: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(500))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())

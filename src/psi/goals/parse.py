@@ -44,6 +44,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 
 from dateutil import parser as date_parser  # type: ignore[import-untyped]
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
@@ -61,7 +62,7 @@ ASK_DATE = f"By when? {DATE_HINT}"
 class Question:
     """What psi must ask before it can go on; `title` is what it understood so far."""
 
-    about: str  # "goal", "target_date" or "unit"
+    about: Literal["goal", "target_date", "unit"]
     text: str
     title: str | None = None
 

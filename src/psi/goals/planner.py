@@ -414,10 +414,17 @@ def _suggestion(seen: Forecast, target: float, unit: str, target_date: date, tod
 
 
 def _open_plan(plan: PlanView, zone: ZoneInfo, today: date, target_date: date) -> PlanDraft:
-    """What is not done yet, as a draft: open milestones, one-off tasks (overdue ones due
-    today, within the span), recurring tasks, active habits and the if-then plans."""
+    """What is not done yet, as a draft: open milestones (within the span), one-off tasks
+    (overdue ones due today, within the span), recurring tasks, active habits and the
+    if-then plans."""
+    starts_on = plan.goal.starts_at.astimezone(zone).date()
+    # A goal edited to new dates may have left milestones outside its span.
     milestones = [
-        MilestoneDraft(title=m.title, due=m.due.astimezone(zone).date(), value=m.value)
+        MilestoneDraft(
+            title=m.title,
+            due=min(max(m.due.astimezone(zone).date(), starts_on), target_date),
+            value=m.value,
+        )
         for m in plan.milestones
         if m.done_at is None
     ]

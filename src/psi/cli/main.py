@@ -7,7 +7,17 @@ import gc
 import typer
 
 from psi import __version__
-from psi.cli import bench, chat, config_cmd, doctor, goals_cmd, history, memory_cmd, models
+from psi.cli import (
+    bench,
+    chat,
+    config_cmd,
+    doctor,
+    goals_cmd,
+    history,
+    memory_cmd,
+    models,
+    review_cmd,
+)
 
 app = typer.Typer(
     name="psi",
@@ -47,6 +57,7 @@ app.command("today")(goals_cmd.today)
 app.command("week")(goals_cmd.week)
 app.command("done")(goals_cmd.done)
 app.command("log")(goals_cmd.log)
+app.command("review")(review_cmd.review)
 
 
 def run() -> None:

@@ -4,6 +4,8 @@ chart, and `psi review`."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,9 +28,12 @@ from psi.goals.drafts import (
 )
 from psi.goals.review import (
     MAX_SUGGESTION_CHARS,
+    GoalReview,
     Review,
+    Suggestion,
     check_suggestion,
     is_capable,
+    slipped_text,
     suggest,
     weekly_review,
 )
@@ -153,7 +158,7 @@ def review(goals: Goals, clock: FrozenClock) -> Review:
     return weekly_review(goals, now=NOW)
 
 
-def of(review: Review, title: str):  # type: ignore[no-untyped-def]
+def of(review: Review, title: str) -> GoalReview:
     return next(g for g in review.goals if g.goal.title == title)
 
 
@@ -192,6 +197,28 @@ def test_what_slipped(review: Review) -> None:
     (duolingo,) = of(review, "Learn Spanish").habits
     assert (duolingo.due, duolingo.done) == (6, 2)
     assert [m.day for m in duolingo.missed] == [3, 4, 6, 7]
+
+
+def test_a_times_a_week_habit_is_judged_by_whole_weeks(goals: Goals, clock: FrozenClock) -> None:
+    goal_id = goals.add(
+        GoalDraft(title="Get strong", starts_on=date(2026, 2, 1), target_date=date(2026, 9, 1)),
+        PlanDraft(
+            habits=[HabitDraft(title="Gym", rule="FREQ=WEEKLY", per_period=3, period="week")]
+        ),
+    )
+    gym = goals.plan(goal_id).habits[0].id
+    for moment in (datetime(2026, 2, 24, 18, tzinfo=BERLIN), at(2), at(4)):
+        goals.check_habit(gym, at=moment)
+    clock.at = NOW
+    # This week is not over, and two of three is not yet a miss.
+    (week,) = weekly_review(goals, now=NOW).goals[0].habits
+    assert (week.due, week.done, week.missed) == (0, 0, [])
+    # Over two weeks, the one before fell short.
+    review = weekly_review(goals, now=NOW, days=14)
+    (fortnight,) = review.goals[0].habits
+    assert (fortnight.due, fortnight.done) == (1, 0)
+    assert fortnight.missed == [datetime(2026, 2, 23, tzinfo=BERLIN)]
+    assert slipped_text(review, review.goals[0]) == ["Gym short of 3× (week of 2026-02-23)"]
 
 
 def test_forecast_per_goal(review: Review) -> None:
@@ -299,6 +326,19 @@ def test_bad_items_are_dropped_one_by_one(review: Review) -> None:
     assert found[weight_id].source == "model"
     assert 999 not in found
     assert len(notes) == 2
+
+
+def test_an_echo_of_the_prompt_is_not_a_suggestion(review: Review) -> None:
+    weight_id = of(review, "Lose weight").goal.id
+    echo = {"goal_id": weight_id, "suggestion": "2. Lose weight (from 90 to 80 kg, by 2026-04-26)"}
+    notes: list[str] = []
+    found = suggest(review, ScriptedModel([json.dumps({"suggestions": [echo]})]), notes=notes)
+    assert found[weight_id].source == "template" and "unusable" in notes[0]
+    # Taking up psi's own rule of thumb is allowed.
+    rule = suggest(review, None)[weight_id].text
+    echo["suggestion"] = rule
+    found = suggest(review, ScriptedModel([json.dumps({"suggestions": [echo]})]))
+    assert found[weight_id] == Suggestion(rule, "model")
 
 
 @pytest.mark.parametrize(
@@ -424,3 +464,13 @@ def test_psi_review_without_goals_says_what_to_do(psi_home: Path) -> None:
     code, out = psi("review")
     assert code == 0
     assert "No active goals" in out and "psi goal add" in out
+
+
+def test_the_cli_starts_without_matplotlib_or_the_review() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, psi.cli.main; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "matplotlib" not in loaded and "psi.goals.review" not in loaded

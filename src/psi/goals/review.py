@@ -62,6 +62,8 @@ from psi.llm.types import ChatOptions, Message
 WEAK_HABIT = 0.6  # a habit kept less often than this gets the "make it smaller" advice
 MAX_SUGGESTION_CHARS = 200
 MAX_GOALS_ASKED = 12  # goals in one model call; the rest keep their rule-based suggestion
+ECHO_WORDS = 5  # this many words in a row from the prompt make a suggestion an echo
+_RULE = "- psi's rule of thumb: "
 _DAY = timedelta(days=1)
 
 
@@ -256,15 +258,13 @@ def _habit_week(
 def moved_text(review: Review, goal: GoalReview) -> list[str]:
     """What moved, a phrase each; empty when nothing did."""
     parts = []
-    metric = goal.goal.metric
-    if metric is not None and goal.value_now is not None and goal.value_before is not None:
+    metric, before, now = goal.goal.metric, goal.value_before, goal.value_now
+    if metric is not None and before is not None and now is not None and goal.check_ins:
         times = "1 check-in" if goal.check_ins == 1 else f"{goal.check_ins} check-ins"
-        change = goal.value_now - goal.value_before
-        if goal.check_ins:
-            parts.append(
-                f"{times}: {num(goal.value_before)} → {num(goal.value_now)} {metric.unit} "
-                f"({'+' if change >= 0 else '−'}{num(abs(change))})"
-            )
+        sign = "+" if now >= before else "−"
+        parts.append(
+            f"{times}: {num(before)} → {num(now)} {metric.unit} ({sign}{num(abs(now - before))})"
+        )
     if goal.done:
         parts.append("done: " + ", ".join(_titled(review, goal.done)))
     parts += [f"milestone reached: {m.title}" for m in goal.milestones_reached]
@@ -424,14 +424,23 @@ _GARBAGE = re.compile(
 )
 
 
-def check_suggestion(text: str) -> str | None:
-    """`text` tidied if it can stand as a suggestion, else None."""
+def check_suggestion(text: str, *, given: str = "") -> str | None:
+    """`text` tidied if it can stand as a suggestion, else None. `given` is what the model
+    was shown: a suggestion that repeats ECHO_WORDS words of it in a row is an echo."""
     cleaned = " ".join(text.split())
     if not cleaned or len(cleaned) > MAX_SUGGESTION_CHARS:
         return None
     if len(re.findall(r"[^\W\d_]{2,}", cleaned)) < 3 or _GARBAGE.search(cleaned):
         return None
+    if _runs(cleaned) & _runs(given):
+        return None
     return cleaned
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    """Every ECHO_WORDS consecutive words of `text`, lower-cased."""
+    found = re.findall(r"\w+", text.casefold())
+    return {tuple(found[i : i + ECHO_WORDS]) for i in range(len(found) - ECHO_WORDS + 1)}
 
 
 def suggest(
@@ -448,7 +457,12 @@ def suggest(
     if model is None or not asked:
         return found
     said = notes if notes is not None else []
-    prompt = [Message.system(prompt_text("review.md").strip()), Message.user(_brief(review, asked))]
+    instructions, brief = prompt_text("review.md").strip(), _brief(review, asked)
+    prompt = [Message.system(instructions), Message.user(brief)]
+    # Taking up psi's own rule of thumb is fine; copying the data or the instructions is not.
+    given = "\n".join(
+        [instructions, *(line for line in brief.splitlines() if not line.startswith(_RULE))]
+    )
     ask = options or ChatOptions(max_tokens=60 + 80 * len(asked), temperature=0.2, schema_retries=1)
     try:
         parsed = model.chat(prompt, schema=_Proposals, options=ask).parsed
@@ -458,7 +472,7 @@ def suggest(
     assert isinstance(parsed, _Proposals)
     wanted = {g.goal.id for g in asked}
     for item in parsed.suggestions:
-        text = check_suggestion(item.suggestion)
+        text = check_suggestion(item.suggestion, given=given)
         if item.goal_id not in wanted:
             said.append(f"Dropped a suggestion for goal {item.goal_id}, which is not reviewed.")
         elif text is None:
@@ -487,6 +501,6 @@ def _brief(review: Review, goals: list[GoalReview]) -> str:
         heading = forecast_text(review, goal)
         if heading is not None and goal.forecast is not None:
             lines.append(f"- forecast: {goal.forecast.status.replace('_', ' ')}, {heading}")
-        lines.append(f"- psi's rule of thumb: {template(review, goal)}")
+        lines.append(f"{_RULE}{template(review, goal)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

@@ -184,6 +184,7 @@ def test_daily_adherence_by_local_day() -> None:
     assert (got.due_count, got.done_count) == (4, 3)
     later = adherence(due, [*done, datetime(2026, 3, 5, 9, tzinfo=BERLIN)], now)
     assert (later.current_streak, later.due_count, later.done_count) == (2, 5, 4)
+    assert got.missed == later.missed == (2,)  # the 3rd
     assert adherence([], done, now).rate is None
 
 
@@ -193,6 +194,7 @@ def test_a_completion_between_occurrences_counts_for_the_earlier() -> None:
     got = adherence(mon_wed_fri, [tuesday], datetime(2026, 3, 6, 9, tzinfo=BERLIN))
     # Monday done on Tuesday, Wednesday missed, Friday still open.
     assert (got.due_count, got.done_count, got.current_streak) == (2, 1, 0)
+    assert got.missed == (1,)
     # The last occurrence stays open: Wednesday's period has not ended by Thursday.
     got = adherence(mon_wed_fri[:2], [tuesday], datetime(2026, 3, 5, 23, tzinfo=BERLIN))
     assert (got.due_count, got.done_count) == (1, 1)

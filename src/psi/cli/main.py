@@ -18,6 +18,7 @@ from psi.cli import (
     history,
     memory_cmd,
     models,
+    review_cmd,
 )
 
 app = typer.Typer(
@@ -59,6 +60,7 @@ app.command("today")(goals_cmd.today)
 app.command("week")(goals_cmd.week)
 app.command("done")(goals_cmd.done)
 app.command("log")(goals_cmd.log)
+app.command("review")(review_cmd.review)
 app.command("daemon")(daemon.daemon)
 
 

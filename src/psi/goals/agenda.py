@@ -216,14 +216,21 @@ def _due_habit(
 def _adherence(goals: Goals, habit: HabitView, done_at: list[datetime], now: datetime) -> Adherence:
     since = max(now - timedelta(days=ADHERENCE_DAYS), habit.rule.start)
     if habit.per_period is not None and habit.period is not None:
-        starts = []
-        moment = _period_start(goals, habit.period, since)
-        while moment <= now:
-            starts.append(moment)
-            moment = _next_period(goals, habit.period, moment)
-        return period_adherence(done_at, starts, habit.per_period, now)
+        return period_adherence(
+            done_at, period_starts(goals, habit.period, since, now), habit.per_period, now
+        )
     due = occurrences(habit.rule, since, now + timedelta(seconds=1))
     return adherence(due, done_at, now)
+
+
+def period_starts(goals: Goals, period: str, since: datetime, now: datetime) -> list[datetime]:
+    """Starts of the local weeks (Monday) or months from the one holding `since` to `now`."""
+    starts = []
+    moment = _period_start(goals, period, since)
+    while moment <= now:
+        starts.append(moment)
+        moment = _next_period(goals, period, moment)
+    return starts
 
 
 def _period_start(goals: Goals, period: str, moment: datetime) -> datetime:

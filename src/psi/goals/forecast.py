@@ -154,6 +154,8 @@ class Adherence:
     over by `now`. The one still open and not yet done is left out, so it
     neither lowers the rate nor breaks the streak. `rate` is None while nothing
     is settled. Streaks count consecutive settled occurrences that were done.
+    `missed` holds the positions (in time order, duplicates dropped) of the
+    settled occurrences or periods that were not done, for saying which.
     """
 
     rate: float | None
@@ -161,6 +163,7 @@ class Adherence:
     best_streak: int
     due_count: int
     done_count: int
+    missed: tuple[int, ...] = ()
 
 
 def current_value(metric: Metric, points: Sequence[Point]) -> float:
@@ -337,15 +340,18 @@ def period_adherence(
     settled = [met[i] or (i + 1 < len(starts) and starts[i + 1] <= now) for i in range(len(starts))]
 
     due_count = done_count = run = best = 0
-    for is_settled, is_met in zip(settled, met, strict=True):
+    missed: list[int] = []
+    for index, (is_settled, is_met) in enumerate(zip(settled, met, strict=True)):
         if not is_settled:
             continue
         due_count += 1
         done_count += is_met
         run = run + 1 if is_met else 0
         best = max(best, run)
+        if not is_met:
+            missed.append(index)
     rate = done_count / due_count if due_count else None
-    return Adherence(rate, run, best, due_count, done_count)
+    return Adherence(rate, run, best, due_count, done_count, tuple(missed))
 
 
 def sparkline(values: Sequence[float], width: int) -> str:

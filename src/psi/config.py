@@ -98,6 +98,12 @@ class ModelProfile(BaseModel):
             )
         return value
 
+    @property
+    def embedded_default(self) -> bool:
+        """Whether this is the embedded SmolLM2-135M: fine for chat, too small to write a
+        plan or a review (psi uses its own rules instead unless asked for it by name)."""
+        return self.backend == Backend.llamacpp and self.model == DEFAULT_MODEL_REF
+
     def api_key(self) -> str | None:
         """The key from the environment; MissingAPIKey if the profile needs one and it is unset."""
         return key_from_env(

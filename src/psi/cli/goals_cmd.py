@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from psi.cli.output import err, friendly, out
+from psi.errors import PsiError
 
 if TYPE_CHECKING:
     from psi.goals.agenda import Agenda, Standing
@@ -112,7 +113,8 @@ def replan_goal(
     goals = open_goals()
     found = goals.find(goal)
     plan = goals.plan(found.id)
-    chat_model = None if no_model else _model(model or "")
+    notes: list[str] = []
+    chat_model = None if no_model else planning_model(model, notes)
     with err.status("Re-planning…", spinner="dots"):
         outcome = replan(
             found,
@@ -124,7 +126,8 @@ def replan_goal(
             zone=goals.zone,
         )
     draft = found.draft(goals.zone)
-    chosen = _confirm(found.title, outcome.plan, outcome.notes, outcome.source, yes=yes, goal=draft)
+    notes += outcome.notes
+    chosen = _confirm(found.title, outcome.plan, notes, outcome.source, yes=yes, goal=draft)
     if chosen is None:
         out.print("The plan stays as it was.")
         return
@@ -132,22 +135,46 @@ def replan_goal(
     out.print(f"Saved the new plan for goal {found.id}. psi goal show {found.id} shows it.")
 
 
-def _model(name: str) -> ChatModel:
+def planning_model(name: str | None, notes: list[str]) -> ChatModel | None:
+    """The model that drafts plans and suggests in reviews: `name`'s profile, or the default one
+    unless that is the embedded 135M model (psi's own rules do better than it). None,
+    with a note saying why, when there is no model to ask."""
     from psi.config import load_settings
+    from psi.errors import PsiError
     from psi.llm.registry import get_model
 
     settings = load_settings()
-    return get_model(settings.profile(name or None), settings)
+    profile = settings.profile(name)  # an unknown --model is the user's to fix
+    if name is None and profile.embedded_default:
+        notes.append(
+            "From psi's own rules: the embedded model is too small for this "
+            "(--model local asks it anyway; configure a larger model for better ones)."
+        )
+        return None
+    try:
+        with err.status(f"Loading {profile.name}…", spinner="dots"):
+            return get_model(profile, settings)
+    except PsiError as error:
+        notes.append(f"From psi's own rules: {error.message}")
+        return None
 
 
 def _draft_plan(goals: Goals, draft: GoalDraft, *, model: str | None, today: date) -> PlanOutcome:
-    from psi.goals.planner import draft_plan, plan_context
+    from dataclasses import replace
 
-    chat_model = None if model is None else _model(model)
+    from psi.goals.planner import deterministic_plan, draft_plan, plan_context
+
+    notes: list[str] = []
+    chat_model = None if model is None else planning_model(model or None, notes)
+    if chat_model is None:
+        from psi.goals.planner import PlanOutcome
+
+        return PlanOutcome(deterministic_plan(draft, today=today), "fallback", notes)
     with err.status("Drafting a plan…", spinner="dots"):
-        return draft_plan(
+        outcome = draft_plan(
             draft, chat_model, today=today, context=plan_context(goals.store, goals.user_id)
         )
+    return replace(outcome, notes=[*notes, *outcome.notes])
 
 
 def _ask(question: str, *, option: str | None, number: bool = False) -> str:
@@ -218,16 +245,27 @@ def _confirm(
 
 
 def _show_plan(title: str, plan: PlanDraft, notes: list[str], source: str) -> None:
+    from psi.goals.recurrence import describe
+
+    goals = open_goals()
+    today = goals.local_day(goals.clock())
+
+    def spoken(rule: str) -> str:
+        try:
+            return describe(goals.rule(rule, today))
+        except PsiError:
+            return rule
+
     how = {"model": "drafted by the model", "fallback": "spread evenly", "edited": "as edited"}
     out.print(f"[bold]Plan for {escape(title)}[/] [dim]({how.get(source, source)})[/]")
     for m in plan.milestones:
         value = f" ({m.value:g})" if m.value is not None else ""
         out.print(f"  ◆ {m.due} {escape(m.title)}{value}")
     for t in plan.tasks:
-        when = t.rule if t.rule else str(t.due)
+        when = spoken(t.rule) if t.rule else str(t.due)
         out.print(f"  □ {escape(t.title)} [dim]{escape(str(when))}[/]")
     for h in plan.habits:
-        how_often = f"{h.per_period}× a {h.period}" if h.per_period else h.rule
+        how_often = f"{h.per_period}× a {h.period}" if h.per_period else spoken(h.rule)
         out.print(f"  ↻ {escape(h.title)} [dim]{escape(str(how_often))}[/]")
     for p in plan.if_then:
         out.print(f"  ⇢ If {escape(p.situation)}, then {escape(p.action)}.")

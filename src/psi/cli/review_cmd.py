@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from psi.cli.goals_cmd import _STATUS_STYLE, open_goals
+from psi.cli.goals_cmd import _STATUS_STYLE, open_goals, planning_model
 from psi.cli.output import err, friendly, out
 
 if TYPE_CHECKING:
-    from psi.config import Settings
     from psi.goals.review import Review, Suggestion
-    from psi.llm.base import ChatModel
 
 
 @friendly
@@ -46,7 +44,7 @@ def review(
         )
         return
     notes: list[str] = []
-    chosen = _model(settings, model, notes)
+    chosen = planning_model(model, notes)
     if chosen is None:
         suggestions = suggest(result, None)
     else:
@@ -65,23 +63,6 @@ def review(
     with err.status("Drawing the chart…", spinner="dots"):
         saved = review_chart(result, path or chart_path(settings.home, result))
     out.print(f"Chart: {escape(str(saved))}")
-
-
-def _model(settings: Settings, name: str | None, notes: list[str]) -> ChatModel | None:
-    """The model asked for suggestions, or None for the rules (see psi.goals.review)."""
-    from psi.errors import PsiError
-    from psi.goals.review import is_capable
-    from psi.llm.registry import get_model
-
-    profile = settings.profile(name)  # an unknown --model is the user's to fix
-    if name is None and not is_capable(profile):
-        return None
-    try:
-        with err.status(f"Loading {profile.name}…", spinner="dots"):
-            return get_model(profile, settings)
-    except PsiError as error:
-        notes.append(f"Suggestions come from psi's rules: {error.message}")
-        return None
 
 
 def render(review: Review, suggestions: dict[int, Suggestion]) -> None:

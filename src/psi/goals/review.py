@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from psi.config import DEFAULT_MODEL_REF, Backend, ModelProfile
+from psi.config import ModelProfile
 from psi.errors import PsiError
 from psi.goals.agenda import period_starts
 from psi.goals.forecast import (
@@ -328,7 +328,7 @@ def num(value: float) -> str:
 def is_capable(profile: ModelProfile) -> bool:
     """Whether a review asks this default profile for suggestions: any but the embedded
     SmolLM2-135M (see the module doc)."""
-    return not (profile.backend == Backend.llamacpp and profile.model == DEFAULT_MODEL_REF)
+    return not profile.embedded_default
 
 
 def template(review: Review, goal: GoalReview) -> str:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from psi.embed.base import Embedder
 
 BACKENDS: dict[str, str] = {
+    "onnx": "psi.embed.onnx:OnnxEmbedder",
     "sentence-transformers": "psi.embed.sentence:SentenceEmbedder",
     "openai": "psi.embed.openai_embed:OpenAIEmbedder",
     "hashing": "psi.embed.hashing:HashingEmbedder",

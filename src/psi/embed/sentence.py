@@ -79,7 +79,7 @@ class SentenceEmbedder(Embedder):
         if source.sha256 is not None:
             verify_weights(source.folder / WEIGHTS_FILE, source.sha256)
         self.batch_size = batch_size
-        self._model = _load(source.folder)
+        self._model = load_model(source.folder)
         native = self._model.get_embedding_dimension() or len(self._model.encode(["probe"])[0])
         if dim is not None and dim > native:
             raise ConfigError(
@@ -234,7 +234,7 @@ def verify_weights(path: Path, expected: str) -> None:
 # -- loading -----------------------------------------------------------------------
 
 
-def _load(folder: Path) -> Any:
+def load_model(folder: Path) -> Any:
     """A SentenceTransformer for `folder`, on the CPU, fetching nothing."""
     with _hub_offline():
         import torch

@@ -170,7 +170,16 @@ class EmbedderSettings(BaseModel):
     dim: int | None = Field(
         default=None, ge=1, description="Vector size; unset means the model's own."
     )
-    batch_size: int = Field(default=64, ge=1, description="Texts per encoder call or request.")
+    int8: bool = Field(
+        default=False,
+        description="onnx: an int8 graph psi quantises from its own export: faster, "
+        "slightly different vectors (named minilm-l6-v2-int8; switching re-embeds).",
+    )
+    batch_size: int = Field(
+        default=64,
+        ge=1,
+        description="Texts per encoder call or request (onnx: 16 unless set, as measured).",
+    )
     timeout: float = Field(default=60.0, gt=0, description="openai: seconds for one request.")
 
     @field_validator("api_key_env")

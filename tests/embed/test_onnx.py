@@ -20,6 +20,7 @@ from psi.config import EmbedderSettings, Settings
 from psi.embed import get_embedder, onnx_export
 from psi.embed import onnx as onnx_module
 from psi.embed.onnx import (
+    DEFAULT_BATCH_SIZE,
     GRAPH_FORMAT,
     OnnxEmbedder,
     cached_sidecar,
@@ -135,7 +136,7 @@ def fake_export(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]
     """Exports replaced by a copy of the session's verified graph; the paths asked for."""
     asked: list[Path] = []
 
-    def export(folder: Path, graph: Path) -> dict[str, Any]:
+    def export(folder: Path, graph: Path, *, int8_from: Path | None = None) -> dict[str, Any]:
         asked.append(graph)
         shutil.copy2(graph_path(onnx_cache), graph)
         shutil.copy2(sidecar_path(graph_path(onnx_cache)), sidecar_path(graph))
@@ -221,7 +222,10 @@ def test_default_settings_build_the_onnx_embedder_from_the_cache() -> None:
     embedder = get_embedder(Settings())
     assert isinstance(embedder, OnnxEmbedder)
     assert (embedder.name, embedder.dim, embedder.max_tokens) == (MINILM_NAME, 384, 256)
+    assert embedder.batch_size == DEFAULT_BATCH_SIZE
     assert get_embedder(Settings()) is embedder
+    chosen = get_embedder(Settings(embedder=EmbedderSettings(batch_size=64)))
+    assert isinstance(chosen, OnnxEmbedder) and chosen.batch_size == 64
 
 
 def test_onnx_serves_only_the_packaged_model() -> None:
@@ -245,3 +249,24 @@ def test_embedding_after_export_imports_no_torch() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "OnnxEmbedder []"
+
+
+def test_int8_is_quantised_from_the_verified_graph_under_its_own_name(
+    onnx_home: Path,
+    onnx_minilm: OnnxEmbedder,
+    sentence_minilm: SentenceEmbedder,
+    psi_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(onnx_export, "load_model", lambda folder: sentence_minilm._model)
+    embedder = get_embedder(Settings(embedder=EmbedderSettings(int8=True)))
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.name == "minilm-l6-v2-int8" != onnx_minilm.name
+    graph = graph_path(onnx_home.parent, int8=True)
+    sidecar = cached_sidecar(graph)
+    assert sidecar is not None and sidecar["quantized"] == onnx_export.QUANTIZATION
+    assert sidecar["min_cosine"] >= onnx_export.MIN_COSINE_INT8
+    # The MatMul weights shrink to a quarter; the embedding tables stay float32.
+    assert graph.stat().st_size < onnx_home.stat().st_size * 0.7
+    cosines = np.sum(embedder.embed(SAMPLES) * onnx_minilm.embed(SAMPLES), axis=1)
+    assert np.all(cosines >= onnx_export.MIN_COSINE_INT8)

@@ -5,6 +5,7 @@ use by psi.embed.onnx_export (which needs torch, once) and cached as
 
     $PSI_HOME/models/minilm-l6-v2-<weights sha256[:12]>.onnx   the graph
     $PSI_HOME/models/minilm-l6-v2-<weights sha256[:12]>.json   its sidecar
+    $PSI_HOME/models/minilm-l6-v2-int8-<...>.onnx and .json    with embedder.int8
 
 Every load checks the package's weights against the official sha256 (as the
 sentence-transformers backend does) and the graph against the sha256 in its
@@ -15,15 +16,23 @@ refused unless the graph reproduces sentence-transformers' vectors.
 Encoding matches sentence-transformers step by step: the model folder's own
 tokenizer.json through `tokenizers`, truncated at the model's max_seq_length
 (256 tokens) with [CLS]/[SEP], texts sorted by token count so each batch
-pads little, mean pooling over the attention mask inside the graph, then
-L2-normalised float32 rows of 384. The vectors agree with sentence-transformers'
+pads little (batches of 16 unless embedder.batch_size says otherwise), mean
+pooling over the attention mask inside the graph, then L2-normalised float32
+rows of 384. The vectors agree with sentence-transformers'
 to a cosine of at least 0.9999 on every probe text (the sidecar records the
 lowest), which is why they share its name, `minilm-l6-v2`: stored vectors
 stay valid when the backend changes either way, and no reindex is needed.
 onnxruntime runs on every available core.
 
-Left out: other models (the sentence-transformers backend serves them),
-GPUs, and quantised graphs.
+`embedder.int8 = true` runs an int8 graph instead, quantised by psi from its
+own verified export (onnxruntime's dynamic quantisation of the MatMul weights,
+per channel), about 1.7 times as fast here. Its vectors are close (cosine
+0.98 or more with fp32's on LoCoMo turns, above 0.95 on any probe text; recall
+unchanged) but not the same,
+so they are named `minilm-l6-v2-int8`, and switching re-embeds the memory.
+
+Left out: other models (the sentence-transformers backend serves them), GPUs,
+and static (calibrated) quantisation.
 """
 
 from __future__ import annotations
@@ -52,6 +61,9 @@ if TYPE_CHECKING:
     from tokenizers import Encoding
 
 CACHE_FOLDER = "models"
+# Measured on LoCoMo turns on 2 cores (BENCHMARKS.md): smaller batches were as fast or
+# faster, 16 a little ahead of 32 and well ahead of 64 and 128 (cache, not padding).
+DEFAULT_BATCH_SIZE = 16
 # Bumped whenever the exported graph changes shape or meaning: older graphs are exported again.
 GRAPH_FORMAT = 1
 
@@ -68,7 +80,7 @@ class OnnxEmbedder(Embedder):
         name: str,
         max_tokens: int,
         dim: int | None = None,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
@@ -119,14 +131,16 @@ class OnnxEmbedder(Embedder):
             )
         folder = packaged_model_dir()
         verify_weights(folder / WEIGHTS_FILE, MINILM_SHA256)
-        graph, sidecar = exported_graph(folder, settings.home / CACHE_FOLDER)
+        graph, sidecar = exported_graph(folder, settings.home / CACHE_FOLDER, int8=config.int8)
         return cls(
             graph,
             folder,
-            name=MINILM_NAME,
+            name=vectors_name(int8=config.int8),
             max_tokens=int(sidecar["max_seq_length"]),
             dim=config.dim,
-            batch_size=config.batch_size,
+            batch_size=(
+                config.batch_size if "batch_size" in config.model_fields_set else DEFAULT_BATCH_SIZE
+            ),
         )
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -166,21 +180,28 @@ class OnnxEmbedder(Embedder):
 # -- the cached graph ----------------------------------------------------------------
 
 
-def graph_path(cache: Path) -> Path:
+def vectors_name(*, int8: bool) -> str:
+    """The name of the vectors: sentence-transformers' own for fp32, another for int8."""
+    return f"{MINILM_NAME}-int8" if int8 else MINILM_NAME
+
+
+def graph_path(cache: Path, *, int8: bool = False) -> Path:
     """Where the graph of the packaged MiniLM lives in `cache`: named by its weights."""
-    return cache / f"{MINILM_NAME}-{MINILM_SHA256[:12]}.onnx"
+    return cache / f"{vectors_name(int8=int8)}-{MINILM_SHA256[:12]}.onnx"
 
 
 def sidecar_path(graph: Path) -> Path:
     return graph.with_suffix(".json")
 
 
-def exported_graph(folder: Path, cache: Path) -> tuple[Path, dict[str, Any]]:
-    """The verified graph of the MiniLM in `folder` and its sidecar, exported if need be."""
-    graph = graph_path(cache)
+def exported_graph(folder: Path, cache: Path, *, int8: bool = False) -> tuple[Path, dict[str, Any]]:
+    """The verified graph of the MiniLM in `folder` and its sidecar, exported if need be
+    (the int8 graph is quantised from the fp32 one, which is exported first)."""
+    graph = graph_path(cache, int8=int8)
     sidecar = cached_sidecar(graph)
     if sidecar is not None:
         return graph, sidecar
+    source = exported_graph(folder, cache)[0] if int8 else None
     from filelock import FileLock
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -188,7 +209,7 @@ def exported_graph(folder: Path, cache: Path) -> tuple[Path, dict[str, Any]]:
         # Another process may have exported it while this one waited for the lock.
         sidecar = cached_sidecar(graph)
         if sidecar is None:
-            sidecar = _export(folder, graph)
+            sidecar = _export(folder, graph, int8_from=source)
     return graph, sidecar
 
 
@@ -208,11 +229,12 @@ def cached_sidecar(graph: Path) -> dict[str, Any] | None:
         return None
 
 
-def _export(folder: Path, graph: Path) -> dict[str, Any]:
+def _export(folder: Path, graph: Path, *, int8_from: Path | None = None) -> dict[str, Any]:
     try:
         from psi.embed.onnx_export import export_verified
 
-        return export_verified(folder, graph, name=MINILM_NAME)
+        name = vectors_name(int8=int8_from is not None)
+        return export_verified(folder, graph, name=name, int8_from=int8_from)
     except ImportError as exc:
         raise ModelNotFound(
             f"psi has no ONNX graph of {MINILM_NAME} yet, and cannot export one: "

@@ -18,7 +18,7 @@ vectors (for Matryoshka-trained models).
 
 The packaged MiniLM also runs without torch, on onnxruntime (psi.embed.onnx,
 the default backend when onnxruntime is installed): the same weights, the
-same vectors under the same name, about twice as fast on a CPU.
+same vectors under the same name, about twice as fast on this CPU.
 
 Left out: GPUs, OpenVINO, `trust_remote_code` models, and a
 hash check for models other than the packaged one (their name carries the

@@ -243,3 +243,29 @@ def test_memory_scale_runs_small() -> None:
     assert figures["db_bytes"] > 0
     assert figures["peak_rss_bytes"] > 0
     assert figures["recall_ms"].keys() == {"p50", "p95", "max", "first"}
+
+
+def test_embed_measures_two_embedders_on_the_same_turns(locomo_file: Path) -> None:
+    from psi.benchmarks.embed import measure_embed
+    from psi.embed.hashing import HashingEmbedder
+
+    samples, _ = load_locomo(locomo_file)
+    steps: list[int] = []
+
+    result = measure_embed(
+        samples,
+        [("a", HashingEmbedder()), ("b", HashingEmbedder(dim=384, batch_size=2))],
+        queries=3,
+        on_step=steps.append,
+    )
+
+    figures = result.as_json()
+    turns = sum(len(sample.turns) for sample in samples)
+    assert (result.turns, result.queries) == (turns, 3)
+    assert result.first.turns == result.second.turns == turns
+    assert len(result.first.query_ms) == len(result.second.query_ms) == 3
+    assert sum(steps) == turns + 3
+    # The same vectors on both sides: they agree exactly.
+    assert result.cosine_min == pytest.approx(1.0, abs=1e-5)
+    assert figures["a"]["turns_per_s"] > 0 and figures["ratio"] > 0
+    assert figures["b"]["query_ms"].keys() == {"p50", "p95"}

@@ -13,15 +13,23 @@ what is wrong; this module never lets a TOML or validation traceback out.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -143,12 +151,22 @@ def builtin_profiles() -> dict[str, ModelProfile]:
     }
 
 
+def onnx_runtime_found() -> bool:
+    """Whether onnxruntime is installed (looked up, not imported: it takes a while)."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 class EmbedderSettings(BaseModel):
     """Which embedder turns text into vectors (`[embedder]` in config.toml)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["sentence-transformers", "openai", "hashing"] = "sentence-transformers"
+    # Unset, it becomes "onnx" for the packaged MiniLM when onnxruntime is installed.
+    backend: Literal["onnx", "sentence-transformers", "openai", "hashing"] = Field(
+        default="sentence-transformers",
+        description="onnx: the packaged all-MiniLM-L6-v2 on onnxruntime (the default when "
+        "onnxruntime is installed); sentence-transformers: any model, on torch.",
+    )
     model: str | None = Field(
         default=None,
         description="sentence-transformers: a model folder or a hub id (unset: the packaged "
@@ -159,13 +177,30 @@ class EmbedderSettings(BaseModel):
     dim: int | None = Field(
         default=None, ge=1, description="Vector size; unset means the model's own."
     )
-    batch_size: int = Field(default=64, ge=1, description="Texts per encoder call or request.")
+    int8: bool = Field(
+        default=False,
+        description="onnx: an int8 graph psi quantises from its own export: faster, "
+        "slightly different vectors (named minilm-l6-v2-int8; switching re-embeds).",
+    )
+    batch_size: int = Field(
+        default=64,
+        ge=1,
+        description="Texts per encoder call or request (onnx: 16 unless set, as measured).",
+    )
     timeout: float = Field(default=60.0, gt=0, description="openai: seconds for one request.")
 
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         return ModelProfile._env_name(value)
+
+    @model_validator(mode="after")
+    def _default_backend(self) -> Self:
+        # The onnx backend gives the packaged MiniLM's own vectors without torch, faster;
+        # a model folder or hub id of the user's choosing needs sentence-transformers.
+        if "backend" not in self.model_fields_set and self.model is None and onnx_runtime_found():
+            self.backend = "onnx"
+        return self
 
     def api_key(self) -> str | None:
         """The key from the environment; MissingAPIKey if one is named and unset."""

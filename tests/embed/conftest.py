@@ -1,4 +1,10 @@
-"""An OpenAI-compatible embeddings server on 127.0.0.1 for the openai embedder's tests.
+"""The packaged MiniLM, loaded once per session on torch and exported once to ONNX, and an
+OpenAI-compatible embeddings server on 127.0.0.1 for the openai embedder's tests.
+
+`sentence_minilm` is the sentence-transformers backend; `onnx_cache` is a folder
+holding psi's verified ONNX export of the same weights and its sidecar, made by
+the real export path at most once per test session (about 15 s);
+`onnx_home` copies that graph to where the test's PSI_HOME looks for it.
 
 `embeddings_server` listens on a real socket and answers `POST .../embeddings`
 the way OpenAI does: one vector per input, each with its index (sent in
@@ -11,6 +17,7 @@ an OpenAI-style error instead; `requests` keeps every body it was sent.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,6 +30,37 @@ import pytest
 
 from psi.embed import registry
 from psi.embed.hashing import HashingEmbedder
+from psi.embed.onnx import CACHE_FOLDER, exported_graph, graph_path, sidecar_path
+from psi.embed.sentence import (
+    MINILM_NAME,
+    MINILM_SHA256,
+    ModelSource,
+    SentenceEmbedder,
+    packaged_model_dir,
+)
+
+
+@pytest.fixture(scope="session")
+def sentence_minilm() -> SentenceEmbedder:
+    return SentenceEmbedder(ModelSource(packaged_model_dir(), MINILM_NAME, MINILM_SHA256))
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    exported_graph(packaged_model_dir(), cache)
+    return cache
+
+
+@pytest.fixture
+def onnx_home(onnx_cache: Path, psi_home: Path) -> Path:
+    """The session's graph and sidecar copied into PSI_HOME's model cache (copied, not
+    linked, so a test may tamper with them); the copied graph's path."""
+    target = psi_home / CACHE_FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    for source in (graph_path(onnx_cache), sidecar_path(graph_path(onnx_cache))):
+        shutil.copy2(source, target / source.name)
+    return graph_path(target)
 
 
 @dataclass

@@ -57,9 +57,9 @@ def settings(**embedder: Any) -> Settings:
 # -- the packaged MiniLM, for real -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def minilm() -> SentenceEmbedder:
-    return SentenceEmbedder(ModelSource(packaged_model_dir(), MINILM_NAME, MINILM_SHA256))
+@pytest.fixture
+def minilm(sentence_minilm: SentenceEmbedder) -> SentenceEmbedder:
+    return sentence_minilm
 
 
 @pytest.mark.slow
@@ -108,11 +108,11 @@ def test_minilm_is_safe_to_share_between_threads(minilm: SentenceEmbedder) -> No
 
 
 @pytest.mark.slow
-def test_default_settings_build_the_packaged_minilm() -> None:
-    embedder = get_embedder(Settings())
+def test_the_torch_backend_builds_the_packaged_minilm() -> None:
+    embedder = get_embedder(settings(backend="sentence-transformers"))
     assert isinstance(embedder, SentenceEmbedder)
     assert embedder.name == "minilm-l6-v2"
-    assert get_embedder(Settings()) is embedder
+    assert get_embedder(settings(backend="sentence-transformers")) is embedder
 
 
 @pytest.mark.slow
@@ -187,7 +187,7 @@ def forbid_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     def load(folder: Path) -> Any:
         raise AssertionError(f"loaded {folder} although its weights are not the official ones")
 
-    monkeypatch.setattr(sentence_module, "_load", load)
+    monkeypatch.setattr(sentence_module, "load_model", load)
 
 
 def test_the_packaged_weights_hash_to_the_official_file() -> None:

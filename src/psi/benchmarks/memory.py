@@ -280,6 +280,15 @@ def recalled_turns(recalled: Sequence[Recalled], turn_of: dict[int, str]) -> lis
     ]
 
 
+def turn_documents(sample: Sample) -> list[str]:
+    """Every turn as the baselines index it: "<session date>: <speaker>: <text>"."""
+    return [
+        f"{session.when or f'{session.at:%d %B %Y}'}: {turn.speaker}: {turn.text}"
+        for session in sample.sessions
+        for turn in session.turns
+    ]
+
+
 class Baselines:
     """BM25, dense and their fusion over one sample's single turns."""
 
@@ -289,11 +298,7 @@ class Baselines:
 
         self.embedder = embedder
         self.turns = [turn.dia_id for turn in sample.turns]
-        documents = [
-            f"{session.when or f'{session.at:%d %B %Y}'}: {turn.speaker}: {turn.text}"
-            for session in sample.sessions
-            for turn in session.turns
-        ]
+        documents = turn_documents(sample)
         self._bm25s = bm25s
         self.stemmer = Stemmer.Stemmer("english")
         self.bm25 = bm25s.BM25()
@@ -560,11 +565,13 @@ def measure_memory_scale(
 
 
 def load_embedder(choice: str) -> TextEmbedder:
-    """psi's embedder, loaded: "default" (all-MiniLM-L6-v2, sentence-transformers) or "hashing"."""
+    """psi's embedder, loaded: "default" (all-MiniLM-L6-v2 on the default backend: onnx
+    when onnxruntime is installed), "sentence-transformers" (the same on torch) or "hashing"."""
     from psi.config import EmbedderSettings, load_settings
     from psi.embed import get_embedder
 
-    chosen = EmbedderSettings(backend="hashing" if choice == "hashing" else "sentence-transformers")
+    fields = {} if choice == "default" else {"backend": choice}
+    chosen = EmbedderSettings.model_validate(fields)
     settings = load_settings().model_copy(update={"embedder": chosen})
     embedder = get_embedder(settings)
     # A model may load lazily: load it now, so no ingest or recall is timed with the load.

@@ -1,5 +1,5 @@
-"""`psi bench generate|startup|memory|memory-scale`: benchmarks; how to run them is in
-bench/README.md.
+"""`psi bench generate|startup|embed|memory|memory-scale`: benchmarks; how to run them is
+in bench/README.md.
 
 The measuring lives in psi.benchmarks, imported when a command runs; this
 module shows the figures against the targets in BENCHMARKS.md and writes
@@ -33,6 +33,7 @@ JsonOption = typer.Option(None, "--json", help="Also write the figures to FILE a
 
 class EmbedderChoice(StrEnum):
     default = "default"
+    torch = "sentence-transformers"
     hashing = "hashing"
 
 
@@ -137,6 +138,61 @@ def startup(
     _write_json(json_file, result.as_json())
 
 
+@app.command("embed")
+@friendly
+def embed(
+    data: Path = typer.Option(..., "--data", help="A LoCoMo-format JSON file."),
+    samples: str | None = typer.Option(
+        None, "--samples", help="Only these sample_ids, separated by commas."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Encode only the first N turns."),
+    queries: int = typer.Option(200, "--queries", min=0, help="Single queries to time per side."),
+    json_file: Path | None = JsonOption,
+) -> None:
+    """Turns/s and query latency of all-MiniLM-L6-v2 on torch and on onnxruntime, side by side."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from psi.benchmarks.embed import load_minilm_pair, measure_embed
+    from psi.benchmarks.locomo import load_locomo
+
+    only = {name.strip() for name in samples.split(",") if name.strip()} if samples else None
+    chosen, _defects = load_locomo(data, only=only)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Loading both runtimes (the first ONNX export takes ~20 s)")
+        pair = load_minilm_pair()
+        turns = sum(len(sample.turns) for sample in chosen)
+        asked = sum(len(sample.questions) for sample in chosen)
+        total = min(turns, limit or turns) + min(asked, queries)
+        progress.update(task, total=total, description="Encoding turns, then queries")
+        result = measure_embed(
+            chosen,
+            pair,
+            limit=limit,
+            queries=queries,
+            on_step=lambda count: progress.update(task, advance=count),
+        )
+    figures = result.as_json()
+    first, second = result.first, result.second
+    table = Table(
+        "", first.label, second.label, title=f"psi bench embed: {result.turns:,} LoCoMo turns"
+    )
+    table.add_row("embedder", first.embedder, second.embedder)
+    table.add_row("turns/s", f"{first.turns_per_s:.1f}", f"{second.turns_per_s:.1f}")
+    for name in ("p50", "p95"):
+        table.add_row(
+            f"one query, {name} (n={result.queries})",
+            f"{figures[first.label]['query_ms'][name]:.1f} ms",
+            f"{figures[second.label]['query_ms'][name]:.1f} ms",
+        )
+    out.print(table)
+    out.print(
+        f"{second.label}/{first.label} {result.ratio:.2f}x turns/s; cosine between their "
+        f"vectors: min {result.cosine_min:.6f}, mean {result.cosine_mean:.6f}"
+    )
+    _write_json(json_file, figures)
+
+
 @app.command("memory")
 @friendly
 def memory(
@@ -147,7 +203,8 @@ def memory(
     embedder: EmbedderChoice = typer.Option(
         EmbedderChoice.default,
         "--embedder",
-        help="default: all-MiniLM-L6-v2; hashing: no model (fast, for trying the command).",
+        help="default: all-MiniLM-L6-v2 on onnxruntime (torch without it); "
+        "sentence-transformers: the same on torch; hashing: no model (fast, for trying).",
     ),
     json_file: Path | None = JsonOption,
 ) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from psi.embed.base import Embedder
 
 BACKENDS: dict[str, str] = {
+    "onnx": "psi.embed.onnx:OnnxEmbedder",
     "sentence-transformers": "psi.embed.sentence:SentenceEmbedder",
     "openai": "psi.embed.openai_embed:OpenAIEmbedder",
     "hashing": "psi.embed.hashing:HashingEmbedder",
@@ -34,7 +35,9 @@ def backend_class(name: str) -> type[Embedder]:
 
 def get_embedder(settings: Settings) -> Embedder:
     """The embedder `settings.embedder` describes, built on first use and then reused."""
-    key = f"{settings.embedder.model_dump_json()} offline={settings.offline}"
+    config = settings.embedder
+    # Which fields were set counts too: a backend may pick its own default for one unset.
+    key = f"{config.model_dump_json()} set={sorted(config.model_fields_set)} {settings.offline}"
     with _lock:
         if key not in _cache:
             cls = backend_class(settings.embedder.backend)

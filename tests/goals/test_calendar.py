@@ -397,3 +397,15 @@ def test_floating_times_and_all_day_series_are_in_the_users_zone(goals: Goals) -
         ("Office day", at(13, 0, month=4), at(14, 0, month=4)),
     ]
     assert all(b.all_day for b in busy_between(goals.store, goals.user_id, at(23, 0), at(24, 0)))
+
+
+def test_commitments_go_into_the_planning_context(goals: Goals) -> None:
+    from psi.goals.planner import plan_context
+
+    assert plan_context(goals.store, goals.user_id, now=NOW, zone=BERLIN) == ""
+    import_calendar(meeting_calendar(), goals, source="work.ics", now=NOW)
+    context = plan_context(goals.store, goals.user_id, now=NOW, zone=BERLIN)
+    # Two weeks ahead: the weekly meeting once (one week is cancelled, one moved).
+    assert "- Busy Mon 09:00-10:00: Team meeting" in context
+    assert "- Busy Tue 11:00-12:00: Team meeting (moved)" in context
+    assert "birthday" not in context  # free time is not busy

@@ -122,7 +122,7 @@ def replan_goal(
             goals.check_ins(goal_ids=[found.id]),
             chat_model,
             now=goals.clock(),
-            context=plan_context(goals.store, goals.user_id),
+            context=plan_context(goals.store, goals.user_id, now=goals.clock(), zone=goals.zone),
             zone=goals.zone,
         )
     draft = found.draft(goals.zone)
@@ -172,7 +172,10 @@ def _draft_plan(goals: Goals, draft: GoalDraft, *, model: str | None, today: dat
         return PlanOutcome(deterministic_plan(draft, today=today), "fallback", notes)
     with err.status("Drafting a plan…", spinner="dots"):
         outcome = draft_plan(
-            draft, chat_model, today=today, context=plan_context(goals.store, goals.user_id)
+            draft,
+            chat_model,
+            today=today,
+            context=plan_context(goals.store, goals.user_id, now=goals.clock(), zone=goals.zone),
         )
     return replace(outcome, notes=[*notes, *outcome.notes])
 

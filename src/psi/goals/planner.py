@@ -249,9 +249,13 @@ def _describe(goal: GoalDraft) -> str:
 # -- what psi knows --------------------------------------------------------------------
 
 
-def plan_context(store: Store, user_id: int) -> str:
-    """What psi knows that may shape a plan: the profile and up to CONTEXT_FACTS current
-    facts (newest first), one per line, at most MAX_CONTEXT_CHARS; "" when nothing."""
+def plan_context(
+    store: Store, user_id: int, *, now: datetime | None = None, zone: ZoneInfo | None = None
+) -> str:
+    """What psi knows that may shape a plan: the profile, up to CONTEXT_FACTS current
+    facts (newest first) and, given `now` and `zone`, the commitments of the next two
+    weeks from the user's imported calendars; one per line, at most MAX_CONTEXT_CHARS;
+    "" when nothing."""
     profile = Profiles(store, user_id=user_id).get().text.strip()
     facts = Facts(store, user_id=user_id).current(
         categories=("profile", "preference", "plan", "event")
@@ -259,12 +263,31 @@ def plan_context(store: Store, user_id: int) -> str:
     lines = [f"- {line.strip()}" for line in profile.splitlines() if line.strip()]
     new = [f for f in facts if f.statement not in profile][:CONTEXT_FACTS]
     lines += [f"- {' '.join(f.statement.split())}" for f in new]
+    if now is not None and zone is not None:
+        lines += busy_lines(store, user_id, now=now, zone=zone)
     text = ""
     for line in lines:
         if len(text) + len(line) + 1 > MAX_CONTEXT_CHARS:
             break
         text += line + "\n"
     return text.rstrip()
+
+
+def busy_lines(store: Store, user_id: int, *, now: datetime, zone: ZoneInfo) -> list[str]:
+    """The next two weeks' commitments, a line each: a repeating one once, with its
+    weekday and time ("Busy Mon 09:00-10:00: Team standup (weekly)")."""
+    from psi.goals.commitments import busy_between
+
+    seen: dict[tuple[str, str], int] = {}
+    for block in busy_between(store, user_id, now, now + timedelta(days=14)):
+        start, end = block.starts_at.astimezone(zone), block.ends_at.astimezone(zone)
+        when = f"{start:%a}" if block.all_day else f"{start:%a %H:%M}-{end:%H:%M}"
+        key = (when, block.summary)
+        seen[key] = seen.get(key, 0) + 1
+    return [
+        f"- Busy {when}: {' '.join(summary.split())[:80]}" + (" (weekly)" if count > 1 else "")
+        for (when, summary), count in list(seen.items())[:CONTEXT_FACTS]
+    ]
 
 
 # -- re-planning -----------------------------------------------------------------------

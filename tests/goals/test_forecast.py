@@ -14,11 +14,14 @@ from scipy.stats import theilslopes
 
 from psi.errors import GoalError
 from psi.goals.forecast import (
+    Goalpost,
     Metric,
     Point,
     adherence,
     current_value,
     forecast,
+    forecast_arrays,
+    forecast_many,
     percent_complete,
     period_adherence,
     series,
@@ -316,3 +319,46 @@ def test_sparkline_has_the_width_asked_for(values: list[float], width: int) -> N
     line = sparkline(values, width)
     assert len(line) == (width if values else 0)
     assert set(line) <= set("▁▂▃▄▅▆▇█")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=6),  # how many check-ins (equal sizes meet)
+            st.integers(min_value=0, max_value=2**31),  # seed
+            st.booleans(),  # cumulative
+            st.booleans(),  # repeated times and values
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_forecast_many_gives_what_forecast_arrays_gives(
+    goals: list[tuple[int, int, bool, bool]],
+) -> None:
+    now_ts = 1_780_000_000.0
+    posts = []
+    for count, seed, cumulative, repeats in goals:
+        rng = np.random.default_rng(seed)
+        times = now_ts - rng.uniform(0, 90, count).round(0 if repeats else 6) * 86_400
+        values = rng.uniform(0, 20, count).round(0 if repeats else 3)
+        metric = Metric(
+            unit="km", baseline=0.0, target=100.0, direction="increase",
+            aggregate="sum" if cumulative else "last",
+        )  # fmt: skip
+        posts.append(Goalpost(metric, times, values, now_ts - 100 * 86_400, now_ts + 50 * 86_400))
+    together = forecast_many(posts, now_ts)
+    alone = [
+        forecast_arrays(p.metric, p.times, p.values, p.start_ts, p.target_ts, now_ts) for p in posts
+    ]
+    for one, other in zip(together, alone, strict=True):
+        assert one.status == other.status and one.current == other.current
+        if other.trend is None:
+            assert one.trend is None
+        else:
+            assert one.trend is not None
+            assert one.trend.slope == pytest.approx(other.trend.slope, rel=1e-9, abs=1e-12)
+            assert one.trend.slope_low == pytest.approx(other.trend.slope_low, abs=1e-12)
+            assert one.trend.slope_high == pytest.approx(other.trend.slope_high, abs=1e-12)
+            assert one.trend.intercept == pytest.approx(other.trend.intercept, abs=1e-9)

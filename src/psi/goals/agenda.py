@@ -30,9 +30,10 @@ from numpy.typing import NDArray
 from psi.goals.forecast import (
     Adherence,
     Forecast,
+    Goalpost,
     Point,
     adherence,
-    forecast_arrays,
+    forecast_many,
     period_adherence,
 )
 from psi.goals.recurrence import occurrences
@@ -149,32 +150,42 @@ def build_agenda(
     milestones = goals.milestones()
     standings = []
     owed = []
-    now_ts = now.timestamp()
+    arrays = {g.id: table.values.get(g.id, (_NONE, _NONE)) for g in active}
+    measured = [g for g in active if g.metric is not None]
+    forecasts = dict(
+        zip(
+            [g.id for g in measured],
+            forecast_many(
+                [
+                    Goalpost(
+                        g.metric,
+                        *arrays[g.id],
+                        g.starts_at.timestamp(),
+                        g.target_date.timestamp(),
+                    )
+                    for g in measured
+                    if g.metric is not None
+                ],
+                now.timestamp(),
+            ),
+            strict=True,
+        )
+    )
     for goal in active:
-        times, values = table.values.get(goal.id, (_NONE, _NONE))
+        times, values = arrays[goal.id]
         upcoming = [m for m in milestones if m.goal_id == goal.id and m.due >= span_start]
         last = datetime.fromtimestamp(float(times[-1]), UTC) if times.size else None
-        standing = Standing(
-            goal=goal,
-            forecast=(
-                forecast_arrays(
-                    goal.metric,
-                    times,
-                    values,
-                    goal.starts_at.timestamp(),
-                    goal.target_date.timestamp(),
-                    now_ts,
-                )
-                if goal.metric is not None
-                else None
-            ),
-            times=times,
-            values=values,
-            next_milestone=upcoming[0] if upcoming else None,
-            habits=adherence_by_goal.get(goal.id, []),
-            last_check_in=last,
+        standings.append(
+            Standing(
+                goal=goal,
+                forecast=forecasts.get(goal.id),
+                times=times,
+                values=values,
+                next_milestone=upcoming[0] if upcoming else None,
+                habits=adherence_by_goal.get(goal.id, []),
+                last_check_in=last,
+            )
         )
-        standings.append(standing)
         if goal.metric is not None and (last or goal.created_at) <= now - OWED_AFTER:
             owed.append(goal)
     return Agenda(

@@ -19,16 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import ValidationError
-from sqlalchemy import Integer, delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from psi.clock import Clock, system_clock
@@ -316,9 +315,8 @@ class Goals:
     def check_in_table(self) -> CheckInTable:
         """Every check-in of this user, read for the agenda in two queries: goal values
         as arrays of POSIX seconds and values per goal, completions as datetimes."""
-        epoch = _epoch(self.store)
         values = (
-            select(CheckIn.goal_id, epoch(CheckIn.at), CheckIn.value)
+            select(CheckIn.goal_id, CheckIn.at, CheckIn.value)
             .where(
                 CheckIn.user_id == self.user_id,
                 CheckIn.goal_id.is_not(None),
@@ -332,17 +330,18 @@ class Goals:
         )
         table = CheckInTable()
         with self.store.engine.connect() as connection:
-            rows = connection.execute(values).all()
+            # The driver's own tuples: turning 50,000 rows into SQLAlchemy rows and
+            # datetimes costs more than the query.
+            rows = connection.execute(values).cursor.fetchall()
             completions = connection.execute(done).all()
         if rows:
-            flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=3 * len(rows))
-            matrix = flat.reshape(len(rows), 3)
-            # Microseconds to seconds: the same float datetime.timestamp() gives.
-            matrix[:, 1] /= 1e6
-            ids = matrix[:, 0].astype(np.int64)
+            goal_ids, moments, amounts = zip(*rows, strict=True)
+            ids = np.array(goal_ids, dtype=np.int64)
+            times = _posix_seconds(moments)
+            numbers = np.array(amounts, dtype=np.float64)
             cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-            for chunk in np.split(matrix, cuts):
-                table.values[int(chunk[0, 0])] = (chunk[:, 1].copy(), chunk[:, 2].copy())
+            for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ids)], strict=True):
+                table.values[int(ids[start])] = (times[start:end], numbers[start:end])
         for habit_id, task_id, at, occurrence in completions:
             if habit_id is not None:
                 table.habits.setdefault(habit_id, []).append(at)
@@ -692,16 +691,17 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def _epoch(store: Store) -> Any:
-    """SQL for a stored time as POSIX microseconds, on this database."""
-    if store.is_sqlite:
-        # Whole microseconds, exactly: the stored text is "YYYY-MM-DD HH:MM:SS.ffffff"
-        # in UTC (unixepoch's "subsec" needs SQLite 3.42; julianday is off by ~50 us).
-        return lambda column: (
-            func.strftime("%s", column).cast(Integer) * 1_000_000
-            + func.substr(column, 21, 6).cast(Integer)
-        )
-    return lambda column: func.round(func.extract("epoch", column) * 1_000_000)
+def _posix_seconds(moments: Sequence[Any]) -> NDArray[np.float64]:
+    """Stored UTC times as POSIX seconds, the same floats datetime.timestamp() gives:
+    SQLite hands back "YYYY-MM-DD HH:MM:SS.ffffff" text (parsed by numpy, in C), other
+    drivers datetimes."""
+    if moments and isinstance(moments[0], str):
+        micros = np.array(moments, dtype="datetime64[us]").astype(np.int64)
+        return micros / 1e6
+    return np.array(
+        [(m if m.tzinfo else m.replace(tzinfo=UTC)).timestamp() for m in moments],
+        dtype=np.float64,
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -324,16 +324,28 @@ class Goals:
             )
             .order_by(CheckIn.goal_id, CheckIn.at)
         )
-        done = select(CheckIn.habit_id, CheckIn.task_id, CheckIn.at, CheckIn.occurrence).where(
-            CheckIn.user_id == self.user_id,
-            (CheckIn.habit_id.is_not(None)) | (CheckIn.task_id.is_not(None)),
+        # Completions through the user's habits and tasks: by user_id alone SQLite would
+        # visit every check-in row (a goal's values too) to find the few that are these.
+        habits_done = (
+            select(CheckIn.habit_id, CheckIn.at)
+            .join(Habit, Habit.id == CheckIn.habit_id)
+            .where(Habit.user_id == self.user_id)
+        )
+        tasks_done = (
+            select(CheckIn.task_id, CheckIn.occurrence)
+            .join(Task, Task.id == CheckIn.task_id)
+            .where(Task.user_id == self.user_id, CheckIn.occurrence.is_not(None))
         )
         table = CheckInTable()
         with self.store.engine.connect() as connection:
             # The driver's own tuples: turning 50,000 rows into SQLAlchemy rows and
             # datetimes costs more than the query.
             rows = connection.execute(values).cursor.fetchall()
-            completions = connection.execute(done).all()
+            for habit_id, at in connection.execute(habits_done).all():
+                table.habits.setdefault(int(habit_id or 0), []).append(at)
+            for task_id, occurrence in connection.execute(tasks_done).all():
+                if occurrence is not None:
+                    table.tasks.setdefault(int(task_id or 0), set()).add(occurrence)
         if rows:
             goal_ids, moments, amounts = zip(*rows, strict=True)
             ids = np.array(goal_ids, dtype=np.int64)
@@ -342,11 +354,6 @@ class Goals:
             cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
             for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ids)], strict=True):
                 table.values[int(ids[start])] = (times[start:end], numbers[start:end])
-        for habit_id, task_id, at, occurrence in completions:
-            if habit_id is not None:
-                table.habits.setdefault(habit_id, []).append(at)
-            if task_id is not None and occurrence is not None:
-                table.tasks.setdefault(task_id, set()).add(occurrence)
         return table
 
     def check_ins(

@@ -7,9 +7,11 @@ timezone (a model writes "2027-03-01", not instants); times of day for
 recurring items come from the rule's start.
 
 Validation here is what "no garbage plan" means: titles are short and not
-blank, every date falls between the goal's start and its target date, rules
-parse and fire (psi.goals.recurrence), and counts are bounded so a runaway
-model cannot flood the agenda.
+blank, every date falls between the goal's start and its target date
+(`PlanDraft.problems`), and counts are bounded so a runaway model cannot
+flood the agenda. Whether a rule parses and ever fires depends on the user's
+timezone and the start, so `Goals.add` and `Goals.replace_plan` check that
+(psi.goals.recurrence) before they write anything.
 """
 
 from __future__ import annotations

@@ -18,23 +18,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from psi.clock import Clock, system_clock
 from psi.errors import GoalError, NotFound
-from psi.goals.drafts import GoalDraft, MetricDraft, PlanDraft
-from psi.goals.forecast import Metric
+from psi.goals.drafts import GoalDraft, PlanDraft
 from psi.goals.recurrence import Rule, in_zone, parse_rule
+from psi.goals.views import (
+    CheckInTable,
+    CheckInView,
+    GoalView,
+    HabitView,
+    IfThenView,
+    MilestoneView,
+    PlanView,
+    TaskView,
+    check_in_view,
+    goal_view,
+    habit_view,
+    milestone_view,
+    posix_seconds,
+    rule_of,
+    task_view,
+)
 from psi.store.db import Store
 from psi.store.models import CheckIn, Goal, Habit, IfThen, Milestone, Task
 
@@ -43,117 +56,6 @@ DEFAULT_TIME = time(9, 0)
 OPEN = ("active", "paused")
 _RULE_HOUR = re.compile(r"BYHOUR=(\d{1,2})", re.IGNORECASE)
 _RULE_MINUTE = re.compile(r"BYMINUTE=(\d{1,2})", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class GoalView:
-    id: int
-    title: str
-    why: str | None
-    area: str | None
-    starts_at: datetime
-    target_date: datetime
-    metric: Metric | None
-    status: str
-    priority: int
-    created_at: datetime
-    updated_at: datetime
-
-    def draft(self, zone: ZoneInfo) -> GoalDraft:
-        metric = self.metric
-        return GoalDraft(
-            title=self.title,
-            why=self.why,
-            area=self.area or "other",  # type: ignore[arg-type]
-            starts_on=self.starts_at.astimezone(zone).date(),
-            target_date=self.target_date.astimezone(zone).date(),
-            metric=None
-            if metric is None
-            else MetricDraft(
-                unit=metric.unit,
-                baseline=metric.baseline,
-                target=metric.target,
-                direction=metric.direction,
-                aggregate=metric.aggregate,
-            ),
-            priority=self.priority,
-        )
-
-
-@dataclass(frozen=True)
-class MilestoneView:
-    id: int
-    goal_id: int
-    title: str
-    due: datetime
-    value: float | None
-    done_at: datetime | None
-
-
-@dataclass(frozen=True)
-class TaskView:
-    id: int
-    goal_id: int | None
-    title: str
-    due: datetime | None
-    rule: Rule | None
-    estimate_minutes: int | None
-    done_at: datetime | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class HabitView:
-    id: int
-    goal_id: int | None
-    title: str
-    rule: Rule
-    per_period: int | None
-    period: str | None
-    active: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class IfThenView:
-    id: int
-    goal_id: int
-    situation: str
-    action: str
-
-
-@dataclass(frozen=True)
-class CheckInView:
-    id: int
-    at: datetime
-    goal_id: int | None
-    habit_id: int | None
-    task_id: int | None
-    occurrence: datetime | None
-    value: float | None
-    note: str | None
-    energy: int | None
-    mood: int | None
-    source_message_id: int | None
-
-
-@dataclass
-class CheckInTable:
-    """Check-ins arranged for the agenda: per goal, (POSIX seconds, values) in time order;
-    per habit, when it was done; per recurring task, the occurrences done."""
-
-    values: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = field(default_factory=dict)
-    habits: dict[int, list[datetime]] = field(default_factory=dict)
-    tasks: dict[int, set[datetime]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PlanView:
-    goal: GoalView
-    milestones: list[MilestoneView]
-    tasks: list[TaskView]
-    habits: list[HabitView]
-    if_then: list[IfThenView]
 
 
 class Goals:
@@ -190,7 +92,7 @@ class Goals:
 
     def get(self, goal_id: int) -> GoalView:
         with self.store.session() as session:
-            return _goal_view(self._goal(session, goal_id))
+            return goal_view(self._goal(session, goal_id))
 
     def all(self, statuses: Iterable[str] = ("active", "paused", "done")) -> list[GoalView]:
         wanted = list(statuses)
@@ -200,7 +102,7 @@ class Goals:
             .order_by(Goal.priority, Goal.target_date, Goal.id)
         )
         with self.store.engine.connect() as connection:
-            return [_goal_view(row) for row in connection.execute(query).all()]
+            return [goal_view(row) for row in connection.execute(query).all()]
 
     def find(self, reference: str, *, statuses: Iterable[str] = ("active",)) -> GoalView:
         """A goal by id, or by words of its title among goals in `statuses`."""
@@ -242,11 +144,11 @@ class Goals:
 
     def plan(self, goal_id: int) -> PlanView:
         with self.store.session() as session:
-            goal = _goal_view(self._goal(session, goal_id))
+            goal = goal_view(self._goal(session, goal_id))
             return PlanView(
                 goal=goal,
                 milestones=[
-                    _milestone_view(m)
+                    milestone_view(m)
                     for m in session.scalars(
                         select(Milestone)
                         .where(Milestone.goal_id == goal_id)
@@ -254,13 +156,13 @@ class Goals:
                     )
                 ],
                 tasks=[
-                    _task_view(t)
+                    task_view(t)
                     for t in session.scalars(
                         select(Task).where(Task.goal_id == goal_id).order_by(Task.id)
                     )
                 ],
                 habits=[
-                    _habit_view(h)
+                    habit_view(h)
                     for h in session.scalars(
                         select(Habit).where(Habit.goal_id == goal_id).order_by(Habit.id)
                     )
@@ -283,7 +185,7 @@ class Goals:
         if open_only:
             query = query.where(Milestone.done_at.is_(None))
         with self.store.engine.connect() as connection:
-            return [_milestone_view(m) for m in connection.execute(query).all()]
+            return [milestone_view(m) for m in connection.execute(query).all()]
 
     def tasks(self, *, open_only: bool = True) -> list[TaskView]:
         """Tasks of active goals and tasks of no goal; with `open_only`, those not done
@@ -298,7 +200,7 @@ class Goals:
         if open_only:
             query = query.where(Task.done_at.is_(None))
         with self.store.engine.connect() as connection:
-            return [_task_view(t) for t in connection.execute(query).all()]
+            return [task_view(t) for t in connection.execute(query).all()]
 
     def habits(self) -> list[HabitView]:
         """Active habits of active goals, and active habits of no goal."""
@@ -310,7 +212,7 @@ class Goals:
             .order_by(Habit.id)
         )
         with self.store.engine.connect() as connection:
-            return [_habit_view(h) for h in connection.execute(query).all()]
+            return [habit_view(h) for h in connection.execute(query).all()]
 
     def check_in_table(self) -> CheckInTable:
         """Every check-in of this user, read for the agenda in two queries: goal values
@@ -349,7 +251,7 @@ class Goals:
         if rows:
             goal_ids, moments, amounts = zip(*rows, strict=True)
             ids = np.array(goal_ids, dtype=np.int64)
-            times = _posix_seconds(moments)
+            times = posix_seconds(moments)
             numbers = np.array(amounts, dtype=np.float64)
             cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
             for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ids)], strict=True):
@@ -375,7 +277,7 @@ class Goals:
         if since is not None:
             query = query.where(CheckIn.at >= since)
         with self.store.session() as session:
-            return [_check_in_view(c) for c in session.scalars(query)]
+            return [check_in_view(c) for c in session.scalars(query)]
 
     # -- writing -------------------------------------------------------------------
 
@@ -398,7 +300,7 @@ class Goals:
         done stays, with its check-ins; so do check-ins of a habit kept by title."""
         with self.store.session() as session:
             row = self._goal(session, goal_id)
-            draft = _goal_view(row).draft(self.zone)
+            draft = goal_view(row).draft(self.zone)
             self._check_plan(draft, plan)
             now = self.clock()
             kept_habits = {
@@ -450,7 +352,7 @@ class Goals:
         validated as a whole before anything is written."""
         with self.store.session() as session:
             row = self._goal(session, goal_id)
-            current = _goal_view(row).draft(self.zone).model_dump()
+            current = goal_view(row).draft(self.zone).model_dump()
             unknown = set(changes) - set(current)
             if unknown:
                 raise GoalError(
@@ -466,7 +368,7 @@ class Goals:
                 ) from exc
             self._fill(row, draft)
             row.updated_at = self.clock()
-            return _goal_view(row)
+            return goal_view(row)
 
     def set_status(self, goal_id: int, status: str) -> GoalView:
         if status not in ("active", "paused", "done", "archived"):
@@ -475,7 +377,7 @@ class Goals:
             row = self._goal(session, goal_id)
             row.status = status
             row.updated_at = self.clock()
-            return _goal_view(row)
+            return goal_view(row)
 
     def log(
         self,
@@ -519,7 +421,7 @@ class Goals:
             )
             session.add(row)
             session.flush()
-            return _check_in_view(row)
+            return check_in_view(row)
 
     def complete_task(
         self, task_id: int, *, at: datetime | None = None, occurrence: datetime | None = None
@@ -537,7 +439,7 @@ class Goals:
                     raise GoalError(f"Task {task_id} ({task.title}) is done already.")
                 task.done_at = when
             else:
-                view = _task_view(task)
+                view = task_view(task)
                 assert view.rule is not None
                 session.add(
                     CheckIn(
@@ -549,7 +451,7 @@ class Goals:
                     )
                 )
             session.flush()
-            return _task_view(task)
+            return task_view(task)
 
     def check_habit(
         self,
@@ -569,14 +471,14 @@ class Goals:
                 user_id=self.user_id,
                 at=when,
                 habit_id=habit_id,
-                occurrence=_latest(_habit_view(habit).rule, when),
+                occurrence=_latest(habit_view(habit).rule, when),
                 note=note,
                 source_message_id=source_message_id,
                 created_at=now,
             )
             session.add(row)
             session.flush()
-            return _check_in_view(row)
+            return check_in_view(row)
 
     def complete_milestone(self, milestone_id: int, *, at: datetime | None = None) -> None:
         with self.store.session() as session:
@@ -597,7 +499,7 @@ class Goals:
                 ),
             ]:
                 assert row.rule is not None and row.zone is not None and row.starts_at is not None
-                moved = in_zone(_rule(row.rule, row.zone, row.starts_at), zone)
+                moved = in_zone(rule_of(row.rule, row.zone, row.starts_at), zone)
                 row.rule, row.zone, row.starts_at = moved.text, moved.zone, moved.start
                 changed += 1
         self.zone = ZoneInfo(zone)
@@ -698,111 +600,12 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def _posix_seconds(moments: Sequence[Any]) -> NDArray[np.float64]:
-    """Stored UTC times as POSIX seconds, the same floats datetime.timestamp() gives:
-    SQLite hands back "YYYY-MM-DD HH:MM:SS.ffffff" text (parsed by numpy, in C), other
-    drivers datetimes."""
-    if moments and isinstance(moments[0], str):
-        micros = np.array(moments, dtype="datetime64[us]").astype(np.int64)
-        return micros / 1e6
-    return np.array(
-        [(m if m.tzinfo else m.replace(tzinfo=UTC)).timestamp() for m in moments],
-        dtype=np.float64,
-    )
-
-
-@lru_cache(maxsize=4096)
-def _rule(text: str, zone: str, starts_at: datetime) -> Rule:
-    return parse_rule(text, starts_at.astimezone(ZoneInfo(zone)))
-
-
 def _latest(rule: Rule, moment: datetime) -> datetime | None:
     """The latest occurrence at or before `moment`, looking back up to a year."""
     from psi.goals.recurrence import occurrences
 
     found = occurrences(rule, moment - timedelta(days=366), moment + timedelta(seconds=1))
     return found[-1] if found else None
-
-
-def _goal_view(row: Any) -> GoalView:
-    metric = None
-    if row.unit is not None and row.baseline is not None and row.target is not None:
-        metric = Metric(
-            unit=row.unit,
-            baseline=row.baseline,
-            target=row.target,
-            direction=row.direction,
-            aggregate=row.aggregate,
-        )
-    return GoalView(
-        id=row.id,
-        title=row.title,
-        why=row.why,
-        area=row.area,
-        starts_at=row.starts_at,
-        target_date=row.target_date,
-        metric=metric,
-        status=row.status,
-        priority=row.priority,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _milestone_view(row: Any) -> MilestoneView:
-    return MilestoneView(
-        id=row.id,
-        goal_id=row.goal_id,
-        title=row.title,
-        due=row.due,
-        value=row.value,
-        done_at=row.done_at,
-    )
-
-
-def _task_view(row: Any) -> TaskView:
-    rule = None
-    if row.rule is not None and row.zone is not None and row.starts_at is not None:
-        rule = _rule(row.rule, row.zone, row.starts_at)
-    return TaskView(
-        id=row.id,
-        goal_id=row.goal_id,
-        title=row.title,
-        due=row.due,
-        rule=rule,
-        estimate_minutes=row.estimate_minutes,
-        done_at=row.done_at,
-        created_at=row.created_at,
-    )
-
-
-def _habit_view(row: Any) -> HabitView:
-    return HabitView(
-        id=row.id,
-        goal_id=row.goal_id,
-        title=row.title,
-        rule=_rule(row.rule, row.zone, row.starts_at),
-        per_period=row.per_period,
-        period=row.period,
-        active=row.active,
-        created_at=row.created_at,
-    )
-
-
-def _check_in_view(row: CheckIn) -> CheckInView:
-    return CheckInView(
-        id=row.id,
-        at=row.at,
-        goal_id=row.goal_id,
-        habit_id=row.habit_id,
-        task_id=row.task_id,
-        occurrence=row.occurrence,
-        value=row.value,
-        note=row.note,
-        energy=row.energy,
-        mood=row.mood,
-        source_message_id=row.source_message_id,
-    )
 
 
 __all__ = [

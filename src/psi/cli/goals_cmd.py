@@ -14,14 +14,11 @@ import typer
 from rich.markup import escape
 
 from psi.cli.output import err, friendly, out
-from psi.errors import PsiError
+from psi.cli.planning import ask, confirm, drafted_plan, planning_model
 
 if TYPE_CHECKING:
     from psi.goals.agenda import Agenda, Standing
-    from psi.goals.drafts import GoalDraft, PlanDraft
-    from psi.goals.planner import PlanOutcome
     from psi.goals.store import Goals, GoalView
-    from psi.llm.base import ChatModel
 
 app = typer.Typer(help="Your goals: add, plan, see and change them.", no_args_is_help=True)
 
@@ -76,7 +73,7 @@ def add(
     sentence = f"{text} by {by}" if by else text
     parsed = parse_goal_text(sentence, today=today)
     while isinstance(parsed, Question):
-        answer = _ask(parsed.text, option="--by" if parsed.about == "target_date" else None)
+        answer = ask(parsed.text, option="--by" if parsed.about == "target_date" else None)
         joined = f"{sentence} by {answer}" if parsed.about == "target_date" else None
         if parsed.about == "unit":
             joined = f"{sentence} {answer}"
@@ -84,11 +81,11 @@ def add(
         sentence = joined or answer
     if parsed.metric is not None and baseline is None:
         baseline = float(
-            _ask(f"Where do you start, in {parsed.metric.unit}?", option="--baseline", number=True)
+            ask(f"Where do you start, in {parsed.metric.unit}?", option="--baseline", number=True)
         )
     draft = parsed.draft(starts_on=today, baseline=baseline, why=why, priority=priority)
-    outcome = _draft_plan(goals, draft, model=None if no_model else (model or ""), today=today)
-    plan = _confirm(draft.title, outcome.plan, outcome.notes, outcome.source, yes=yes, goal=draft)
+    outcome = drafted_plan(goals, draft, model=None if no_model else (model or ""), today=today)
+    plan = confirm(draft.title, outcome.plan, outcome.notes, outcome.source, yes=yes, goal=draft)
     if plan is None:
         out.print("Nothing saved.")
         return
@@ -127,153 +124,12 @@ def replan_goal(
         )
     draft = found.draft(goals.zone)
     notes += outcome.notes
-    chosen = _confirm(found.title, outcome.plan, notes, outcome.source, yes=yes, goal=draft)
+    chosen = confirm(found.title, outcome.plan, notes, outcome.source, yes=yes, goal=draft)
     if chosen is None:
         out.print("The plan stays as it was.")
         return
     goals.replace_plan(found.id, chosen)
     out.print(f"Saved the new plan for goal {found.id}. psi goal show {found.id} shows it.")
-
-
-def planning_model(name: str | None, notes: list[str]) -> ChatModel | None:
-    """The model that drafts plans and suggests in reviews: `name`'s profile, or the default one
-    unless that is the embedded 135M model (psi's own rules do better than it). None,
-    with a note saying why, when there is no model to ask."""
-    from psi.config import load_settings
-    from psi.errors import PsiError
-    from psi.llm.registry import get_model
-
-    settings = load_settings()
-    profile = settings.profile(name)  # an unknown --model is the user's to fix
-    if name is None and profile.embedded_default:
-        notes.append(
-            "From psi's own rules: the embedded model is too small for this "
-            "(--model local asks it anyway; configure a larger model for better ones)."
-        )
-        return None
-    try:
-        with err.status(f"Loading {profile.name}…", spinner="dots"):
-            return get_model(profile, settings)
-    except PsiError as error:
-        notes.append(f"From psi's own rules: {error.message}")
-        return None
-
-
-def _draft_plan(goals: Goals, draft: GoalDraft, *, model: str | None, today: date) -> PlanOutcome:
-    from dataclasses import replace
-
-    from psi.goals.planner import deterministic_plan, draft_plan, plan_context
-
-    notes: list[str] = []
-    chat_model = None if model is None else planning_model(model or None, notes)
-    if chat_model is None:
-        from psi.goals.planner import PlanOutcome
-
-        return PlanOutcome(deterministic_plan(draft, today=today), "fallback", notes)
-    with err.status("Drafting a plan…", spinner="dots"):
-        outcome = draft_plan(
-            draft,
-            chat_model,
-            today=today,
-            context=plan_context(goals.store, goals.user_id, now=goals.clock(), zone=goals.zone),
-        )
-    return replace(outcome, notes=[*notes, *outcome.notes])
-
-
-def _ask(question: str, *, option: str | None, number: bool = False) -> str:
-    """Ask on the terminal; without one, explain how to say it on the command line."""
-    import sys
-
-    from psi.errors import GoalError
-
-    if not sys.stdin.isatty():
-        hint = f"Say it in the text, or pass {option}." if option else "Say it in the text."
-        raise GoalError(question, hint=hint)
-    while True:
-        answer = str(typer.prompt(question)).strip()
-        if not number:
-            if answer:
-                return answer
-            continue
-        try:
-            return str(float(answer.replace(",", ".")))
-        except ValueError:
-            err.print("A number, please.")
-
-
-def _confirm(
-    title: str,
-    plan: PlanDraft,
-    notes: list[str],
-    source: str,
-    *,
-    yes: bool,
-    goal: GoalDraft,
-) -> PlanDraft | None:
-    """Show the plan; save it, edit it (as JSON in $EDITOR) or drop it."""
-    import sys
-
-    import click
-    from pydantic import ValidationError
-
-    from psi.errors import GoalError
-
-    while True:
-        _show_plan(title, plan, notes, source)
-        if yes:
-            return plan
-        if not sys.stdin.isatty():
-            raise GoalError(
-                "Not saved: psi asks before it saves a plan.",
-                hint="Run it in a terminal, or pass --yes to save the plan shown.",
-            )
-        choice = typer.prompt("[s]ave, [e]dit or [d]rop", default="s").strip().lower()[:1]
-        if choice == "d":
-            return None
-        if choice == "s":
-            return plan
-        edited = click.edit(plan.model_dump_json(indent=2), extension=".json")
-        if edited is None:
-            continue
-        try:
-            candidate = PlanDraft.model_validate_json(edited)
-        except ValidationError as exc:
-            err.print(f"[red]That plan is not valid:[/] {escape(str(exc.errors()[0]['msg']))}")
-            continue
-        problems = candidate.problems(goal)
-        if problems:
-            err.print(f"[red]That plan does not fit the goal:[/] {escape('; '.join(problems))}")
-            continue
-        plan, notes, source = candidate, [], "edited"
-
-
-def _show_plan(title: str, plan: PlanDraft, notes: list[str], source: str) -> None:
-    from psi.goals.recurrence import describe
-
-    goals = open_goals()
-    today = goals.local_day(goals.clock())
-
-    def spoken(rule: str) -> str:
-        try:
-            return describe(goals.rule(rule, today))
-        except PsiError:
-            return rule
-
-    how = {"model": "drafted by the model", "fallback": "spread evenly", "edited": "as edited"}
-    out.print(f"[bold]Plan for {escape(title)}[/] [dim]({how.get(source, source)})[/]")
-    for m in plan.milestones:
-        value = f" ({m.value:g})" if m.value is not None else ""
-        out.print(f"  ◆ {m.due} {escape(m.title)}{value}")
-    for t in plan.tasks:
-        when = spoken(t.rule) if t.rule else str(t.due)
-        out.print(f"  □ {escape(t.title)} [dim]{escape(str(when))}[/]")
-    for h in plan.habits:
-        how_often = f"{h.per_period}× a {h.period}" if h.per_period else spoken(h.rule)
-        out.print(f"  ↻ {escape(h.title)} [dim]{escape(str(how_often))}[/]")
-    for p in plan.if_then:
-        out.print(f"  ⇢ If {escape(p.situation)}, then {escape(p.action)}.")
-    for note in notes:
-        out.print(f"  [dim]{escape(note)}[/]")
 
 
 @app.command("list")

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from psi.cli.goals_cmd import _STATUS_STYLE, open_goals, planning_model
+from psi.cli.goals_cmd import _STATUS_STYLE, open_goals
 from psi.cli.output import err, friendly, out
+from psi.cli.planning import planning_model
 
 if TYPE_CHECKING:
     from psi.goals.review import Review, Suggestion

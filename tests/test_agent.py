@@ -8,22 +8,15 @@ import pytest
 
 from psi.agent.chat import ChatService
 from psi.agent.context import fit_history
-from psi.clock import FrozenClock
-from psi.config import load_settings
 from psi.errors import EndpointError, InputError
 from psi.llm import Message
 from psi.llm.scripted import ScriptedModel
 from psi.store.db import Store
+from support.chat import chat_service
 
 
 def service(store: Store, model: ScriptedModel) -> ChatService:
-    return ChatService(
-        settings=load_settings(),
-        store=store,
-        user_id=store.ensure_user("local"),
-        model=model,
-        clock=FrozenClock(datetime(2026, 11, 28, 9, 30, tzinfo=UTC)),
-    )
+    return chat_service(store, model, now=datetime(2026, 11, 28, 9, 30, tzinfo=UTC))
 
 
 def test_a_turn_streams_and_stores_both_sides(store: Store) -> None:

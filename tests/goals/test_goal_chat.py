@@ -7,26 +7,19 @@ import json
 from datetime import UTC, date, datetime
 
 from psi.agent.chat import ChatService
-from psi.clock import FrozenClock
-from psi.config import load_settings
 from psi.goals.conversation import said_progress
 from psi.goals.drafts import GoalDraft, MetricDraft
 from psi.goals.store import Goals
 from psi.llm.scripted import ScriptedModel
 from psi.llm.types import Message, Reply, ToolCall
 from psi.store.db import Store
+from support.chat import chat_service
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
 def service(store: Store, model: ScriptedModel) -> ChatService:
-    return ChatService(
-        settings=load_settings(),
-        store=store,
-        user_id=store.ensure_user("local"),
-        model=model,
-        clock=FrozenClock(NOW),
-    )
+    return chat_service(store, model, now=NOW)
 
 
 def add_goal(chat: ChatService, title: str, unit: str, target: float, aggregate: str) -> int:

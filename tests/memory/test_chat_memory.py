@@ -8,26 +8,16 @@ from pathlib import Path
 
 from psi.agent.chat import ChatService
 from psi.agent.remembering import FactLearner
-from psi.clock import FrozenClock
-from psi.config import load_settings
 from psi.llm.scripted import ScriptedModel
 from psi.memory.facts import Facts
 from psi.memory.profile import Profiles
-from psi.memory.service import Memory
 from psi.store.db import Store
+from support.chat import chat_service as service_on
 from support.database import all_rows
 
 
 def chat_service(store: Store, model: ScriptedModel) -> ChatService:
-    user_id = store.ensure_user("local")
-    return ChatService(
-        settings=load_settings(),
-        store=store,
-        user_id=user_id,
-        model=model,
-        memory=Memory(store, user_id=user_id),
-        clock=FrozenClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC)),
-    )
+    return service_on(store, model, now=datetime(2026, 6, 1, 8, 0, tzinfo=UTC), memory=True)
 
 
 def test_remember_that_stores_a_fact_without_the_model(store: Store) -> None:

@@ -96,3 +96,5 @@ def test_bench_goals_reports_the_agenda_time(tmp_path: Path) -> None:
     figures = json.loads(target.read_text())
     assert figures["goals"] == 6 and figures["check_ins"] == 60
     assert figures["items_due_today"] >= 6  # each goal's habit or task falls due
+    assert figures["after_logging_ms"]["goals_changed"] == 1
+    assert "no fit kept" in result.output and figures["refit_ms"]["median"] > 0

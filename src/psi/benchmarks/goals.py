@@ -6,6 +6,15 @@ task, and `check_ins` values spread over the 120 days before now. Each run is
 one `build_agenda` call as `psi today` makes it: every query, every forecast
 and every occurrence, from a fresh read of the database (the SQLite page cache
 is warm after the first run, as it is for a user who opens psi daily).
+
+Three figures, each a median over its runs:
+  - `agenda_ms`, the headline: the day's agenda again, each goal's fit kept
+    (psi.goals.progress) and each rule's day expanded before, as in a psi that
+    runs on (daemon, server) or a second `psi today`;
+  - `after_logging_ms`: the same after a new value for `CHANGED` of the goals,
+    whose fits are made again;
+  - `refit_ms`: with no fit kept (the first agenda after an upgrade or import),
+    every goal's check-ins read and fitted.
 """
 
 from __future__ import annotations
@@ -20,16 +29,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from psi.clock import FrozenClock
 from psi.goals.agenda import build_agenda
 from psi.goals.drafts import GoalDraft, HabitDraft, MetricDraft, PlanDraft, TaskDraft
 from psi.goals.store import Goals
 from psi.store.db import open_store
-from psi.store.models import CheckIn
+from psi.store.models import CheckIn, GoalTrend
 
 TARGET_MS = 100.0
+# Share of goals with a new value before each `after_logging` run: a day's logging.
+CHANGED = 0.05
+REFIT_RUNS = 3
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 5, 20, 7, 30, tzinfo=UTC)
 
@@ -39,6 +51,8 @@ class GoalsResult:
     goals: int
     check_ins: int
     runs_ms: list[float]
+    after_logging_ms: list[float]
+    refit_ms: list[float]
     setup_s: float
     items_due: int
 
@@ -61,6 +75,11 @@ class GoalsResult:
                 "p95": round(self.p95_ms, 2),
                 "min": round(min(self.runs_ms), 2),
             },
+            "after_logging_ms": {
+                "median": round(statistics.median(self.after_logging_ms), 2),
+                "goals_changed": changed_goals(self.goals),
+            },
+            "refit_ms": {"median": round(statistics.median(self.refit_ms), 2)},
             "items_due_today": self.items_due,
             "setup_s": round(self.setup_s, 1),
             "target_ms": TARGET_MS,
@@ -114,6 +133,24 @@ def fill(goals: Goals, count: int, check_ins: int, *, seed: int = 0) -> None:
         session.execute(insert(CheckIn), rows)
 
 
+def changed_goals(count: int) -> int:
+    return max(1, round(count * CHANGED))
+
+
+def log_some(goals: Goals, count: int, *, seed: int) -> None:
+    """A new value, an hour before now, for `count` goals picked at random."""
+    rng = random.Random(seed)
+    ids = [g.id for g in goals.all(statuses=("active",))]
+    at = NOW - timedelta(hours=1)
+    rows = [
+        {"user_id": goals.user_id, "at": at, "goal_id": goal_id, "value": rng.uniform(2, 12),
+         "created_at": at}
+        for goal_id in rng.sample(ids, min(count, len(ids)))
+    ]  # fmt: skip
+    with goals.store.session() as session:
+        session.execute(insert(CheckIn), rows)
+
+
 def measure_goals(
     goals_count: int = 1000, check_ins: int = 50_000, *, runs: int = 15, workdir: Path | None = None
 ) -> GoalsResult:
@@ -137,12 +174,27 @@ def measure_goals(
                 times.append((time.perf_counter() - start) * 1000)
             assert agenda is not None
             stored = len(goals.check_ins())
+            after_logging = []
+            for run in range(runs):
+                log_some(goals, changed_goals(goals_count), seed=run)
+                start = time.perf_counter()
+                build_agenda(goals, today, now=NOW)
+                after_logging.append((time.perf_counter() - start) * 1000)
+            refit = []
+            for _ in range(REFIT_RUNS):
+                with store.session() as session:
+                    session.execute(delete(GoalTrend))
+                start = time.perf_counter()
+                build_agenda(goals, today, now=NOW)
+                refit.append((time.perf_counter() - start) * 1000)
         finally:
             store.dispose()
     return GoalsResult(
         goals=goals_count,
         check_ins=stored,
         runs_ms=times,
+        after_logging_ms=after_logging,
+        refit_ms=refit,
         setup_s=setup_s,
         items_due=len(agenda.tasks) + len(agenda.habits),
     )

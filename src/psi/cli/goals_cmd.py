@@ -189,8 +189,9 @@ def show(goal: str = typer.Argument(..., help="Goal id or words of its title."))
             low, high = f.projected_low, f.projected_high
             interval = f" ({low:.1f} to {high:.1f})" if low is not None and high is not None else ""
             out.print(f"  forecast at {target}: {f.projected:.1f}{interval}")
-        if standing.points:
-            values = [p.value for p in standing.points]
+        logged = goals.check_in_table(goal_ids=(found.id,)).values.get(found.id)
+        if logged is not None:
+            values = logged[1].tolist()
             out.print(f"  {sparkline(values, min(40, max(8, len(values))))}")
     if plan.milestones:
         out.print("[bold]Milestones[/]")

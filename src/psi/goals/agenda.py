@@ -15,32 +15,23 @@ An agenda lists, for the local days [start, start + days):
     over the last `ADHERENCE_DAYS`.
 
 Everything is read in a handful of queries and computed by the pure functions of
-psi.goals.forecast and psi.goals.recurrence; nothing here writes.
+psi.goals.forecast and psi.goals.recurrence; the forecasts come through
+psi.goals.progress, which keeps each goal's fit until its check-ins change (the
+only write an agenda makes).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-import numpy as np
-from numpy.typing import NDArray
-
-from psi.goals.forecast import (
-    Adherence,
-    Forecast,
-    Goalpost,
-    Point,
-    adherence,
-    forecast_many,
-    period_adherence,
-)
+from psi.goals.forecast import Adherence, Forecast, adherence, period_adherence
+from psi.goals.progress import goal_progress
 from psi.goals.recurrence import occurrences
 from psi.goals.store import Goals, GoalView, HabitView, MilestoneView, TaskView
 
 OWED_AFTER = timedelta(days=7)
-_NONE: NDArray[np.float64] = np.zeros(0)
 ADHERENCE_DAYS = 28
 
 
@@ -64,23 +55,14 @@ class DueHabit:
 
 @dataclass(frozen=True)
 class Standing:
-    """A goal's standing. `times` (POSIX seconds) and `values` are its metric's check-ins
-    in time order (each value as logged, not the running total)."""
+    """A goal's standing: its forecast (None without a metric), next milestone, habits'
+    adherence (when asked for) and the time of its latest logged value."""
 
     goal: GoalView
     forecast: Forecast | None
-    times: NDArray[np.float64]
-    values: NDArray[np.float64]
     next_milestone: MilestoneView | None
     habits: list[tuple[HabitView, Adherence]] = field(default_factory=list)
     last_check_in: datetime | None = None
-
-    @property
-    def points(self) -> list[Point]:
-        return [
-            Point(datetime.fromtimestamp(t, UTC), v)
-            for t, v in zip(self.times.tolist(), self.values.tolist(), strict=True)
-        ]
 
 
 @dataclass(frozen=True)
@@ -118,7 +100,7 @@ def build_agenda(
     span_end = goals.day_start(start + timedelta(days=days))
     active = goals.all(statuses=("active",))
     titles = {g.id: g.title for g in active}
-    table = goals.check_in_table()
+    table = goals.check_in_table(goal_ids=())
 
     tasks: list[DueTask] = []
     overdue: list[DueTask] = []
@@ -150,37 +132,14 @@ def build_agenda(
     milestones = goals.milestones()
     standings = []
     owed = []
-    arrays = {g.id: table.values.get(g.id, (_NONE, _NONE)) for g in active}
-    measured = [g for g in active if g.metric is not None]
-    forecasts = dict(
-        zip(
-            [g.id for g in measured],
-            forecast_many(
-                [
-                    Goalpost(
-                        g.metric,
-                        *arrays[g.id],
-                        g.starts_at.timestamp(),
-                        g.target_date.timestamp(),
-                    )
-                    for g in measured
-                    if g.metric is not None
-                ],
-                now.timestamp(),
-            ),
-            strict=True,
-        )
-    )
+    progress = goal_progress(goals, active, now)
     for goal in active:
-        times, values = arrays[goal.id]
         upcoming = [m for m in milestones if m.goal_id == goal.id and m.due >= span_start]
-        last = datetime.fromtimestamp(float(times[-1]), UTC) if times.size else None
+        last = progress[goal.id].last_check_in
         standings.append(
             Standing(
                 goal=goal,
-                forecast=forecasts.get(goal.id),
-                times=times,
-                values=values,
+                forecast=progress[goal.id].forecast,
                 next_milestone=upcoming[0] if upcoming else None,
                 habits=adherence_by_goal.get(goal.id, []),
                 last_check_in=last,

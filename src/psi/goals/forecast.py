@@ -250,7 +250,10 @@ def forecast_arrays(
     """`forecast` over check-ins as arrays: POSIX seconds (any order) and values. For
     callers that read many goals' check-ins at once; the moments are not checked."""
     times, values = _series_of(metric, times, values, start_ts, now_ts)
-    return _forecast(metric, times, values, _trend(times, values), start_ts, target_ts, now_ts)
+    fitted = Fitted(None, None, None)
+    if times.size:
+        fitted = Fitted(float(values[-1]), float(times[-1]), _trend(times, values))
+    return forecast_fitted(metric, fitted, start_ts, target_ts, now_ts)
 
 
 @dataclass(frozen=True)
@@ -265,10 +268,22 @@ class Goalpost:
     target_ts: float
 
 
-def forecast_many(goals: Sequence[Goalpost], now_ts: float) -> list[Forecast]:
-    """`forecast_arrays` for many goals at once, the same figures: series of equal length
-    have their Theil–Sen lines fitted together (one sort of every pair's slope per
-    group instead of a round of numpy calls per goal)."""
+@dataclass(frozen=True)
+class Fitted:
+    """All a forecast needs of a goal's check-ins: the series' last value and time (None
+    for an empty series) and its Theil–Sen line. Everything else in a `Forecast` comes
+    from the metric, the dates and `now`, so a caller may keep a `Fitted` until the
+    check-ins change (psi.goals.progress does)."""
+
+    current: float | None
+    last_ts: float | None
+    trend: Trend | None
+
+
+def fit_many(goals: Sequence[Goalpost], now_ts: float) -> list[Fitted]:
+    """Each goal's series (check-ins to `now_ts`) reduced to a `Fitted`. Series of equal
+    length have their lines fitted together: one sort of every pair's slope per group
+    instead of a round of numpy calls per goal, with the same figures."""
     series = [_series_of(g.metric, g.times, g.values, g.start_ts, now_ts) for g in goals]
     fits: list[Trend | None] = [None] * len(goals)
     by_size: dict[int, list[int]] = {}
@@ -282,44 +297,43 @@ def forecast_many(goals: Sequence[Goalpost], now_ts: float) -> list[Forecast]:
         for index, fit in zip(members, _trends(times, values), strict=True):
             fits[index] = fit
     return [
-        _forecast(g.metric, t, v, fit, g.start_ts, g.target_ts, now_ts)
-        for g, (t, v), fit in zip(goals, series, fits, strict=True)
+        Fitted(float(v[-1]), float(t[-1]), fit) if t.size else Fitted(None, None, None)
+        for (t, v), fit in zip(series, fits, strict=True)
     ]
 
 
-def _forecast(
-    metric: Metric,
-    times: Floats,
-    values: Floats,
-    fit: Trend | None,
-    start_ts: float,
-    target_ts: float,
-    now_ts: float,
+def forecast_many(goals: Sequence[Goalpost], now_ts: float) -> list[Forecast]:
+    """`forecast_arrays` for many goals at once (fitted together by `fit_many`)."""
+    return [
+        forecast_fitted(g.metric, fitted, g.start_ts, g.target_ts, now_ts)
+        for g, fitted in zip(goals, fit_many(goals, now_ts), strict=True)
+    ]
+
+
+def forecast_fitted(
+    metric: Metric, fitted: Fitted, start_ts: float, target_ts: float, now_ts: float
 ) -> Forecast:
-    current = float(values[-1]) if values.size else metric.baseline
+    """The forecast of a goal whose series `fitted` describes (see the module doc)."""
+    current = metric.baseline if fitted.current is None else fitted.current
     share = min(1.0, max(0.0, (now_ts - start_ts) / (target_ts - start_ts)))
     expected_now = metric.baseline + share * (metric.target - metric.baseline)
     percent = percent_complete(metric, current)
-    status, projected, low, high = _project(metric, current, times, fit, now_ts, target_ts)
-    return Forecast(status, current, percent, expected_now, projected, low, high, fit)
+    status, projected, low, high = _project(metric, current, fitted, now_ts, target_ts)
+    return Forecast(status, current, percent, expected_now, projected, low, high, fitted.trend)
 
 
 def _project(
-    metric: Metric,
-    current: float,
-    times: Floats,
-    fit: Trend | None,
-    now_ts: float,
-    target_ts: float,
+    metric: Metric, current: float, fitted: Fitted, now_ts: float, target_ts: float
 ) -> tuple[Status, float | None, float | None, float | None]:
     """(status, projected, low, high) at the target date, by the rule in the module doc."""
     if metric.meets(current):
         return "done", current, current, current
     if now_ts >= target_ts:
         return "off_track", current, current, current
-    if fit is None:
+    fit = fitted.trend
+    if fit is None or fitted.last_ts is None:
         return "not_enough_data", None, None, None
-    last_ts = float(times[-1])
+    last_ts = fitted.last_ts
     pivot = fit.intercept + fit.slope * (last_ts - fit.origin.timestamp()) / _DAY
     days = (target_ts - last_ts) / _DAY
     projected = pivot + fit.slope * days

@@ -90,6 +90,9 @@ class _Expansion:
     counted: bool
     # Copies of `rrule` started later (see `_expander_from`), by their DTSTART.
     moved: dict[datetime, Any] = field(default_factory=dict)
+    # The last spans asked for and their occurrences: a long-running psi (daemon,
+    # server) asks about the same day for every agenda, reminder and chat turn.
+    spans: dict[tuple[datetime, datetime], tuple[datetime, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,10 @@ def occurrences(rule: Rule, start: datetime, end: datetime) -> list[datetime]:
     _require_aware(end, "end")
     if end <= start:
         return []
+    spans = rule._expansion.spans
+    known = spans.get((start, end))
+    if known is not None:
+        return list(known)
     zone = rule.tz
     low = start.astimezone(zone).replace(tzinfo=None) - _SLACK
     high = end.astimezone(zone).replace(tzinfo=None) + _SLACK
@@ -165,7 +172,10 @@ def occurrences(rule: Rule, start: datetime, end: datetime) -> list[datetime]:
         moment = _attach(wall, zone)
         if start <= moment < end:
             found.add(moment)
-    return sorted(found)
+    if len(spans) >= 4:
+        spans.clear()
+    spans[(start, end)] = tuple(sorted(found))
+    return list(spans[(start, end)])
 
 
 def next_after(rule: Rule, moment: datetime) -> datetime | None:

@@ -16,24 +16,28 @@ it changes anything; a refused write leaves the stored goals as they were.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from psi.clock import Clock, system_clock
-from psi.errors import GoalError, NotFound
+from psi.errors import GoalError, NotFound, StoreError
 from psi.goals.drafts import GoalDraft, PlanDraft
+from psi.goals.forecast import Fitted, Trend
 from psi.goals.recurrence import Rule, in_zone, parse_rule
 from psi.goals.views import (
     CheckInTable,
     CheckInView,
+    Digest,
     GoalView,
     HabitView,
     IfThenView,
@@ -41,21 +45,28 @@ from psi.goals.views import (
     PlanView,
     TaskView,
     check_in_view,
+    goal_of,
     goal_view,
+    habit_of,
     habit_view,
+    milestone_of,
     milestone_view,
     posix_seconds,
     rule_of,
+    task_of,
     task_view,
 )
 from psi.store.db import Store
-from psi.store.models import CheckIn, Goal, Habit, IfThen, Milestone, Task
+from psi.store.models import CheckIn, Goal, GoalTrend, Habit, IfThen, Milestone, Task
 
 # Recurring items without a time of their own fall due at this local time.
 DEFAULT_TIME = time(9, 0)
 OPEN = ("active", "paused")
 _RULE_HOUR = re.compile(r"BYHOUR=(\d{1,2})", re.IGNORECASE)
 _RULE_MINUTE = re.compile(r"BYMINUTE=(\d{1,2})", re.IGNORECASE)
+# Longest id list put in one IN (...); longer ones read everything and filter.
+_IN_LIST = 500
+log = logging.getLogger(__name__)
 
 
 class Goals:
@@ -102,7 +113,7 @@ class Goals:
             .order_by(Goal.priority, Goal.target_date, Goal.id)
         )
         with self.store.engine.connect() as connection:
-            return [goal_view(row) for row in connection.execute(query).all()]
+            return [goal_of(row) for row in connection.execute(query).cursor.fetchall()]
 
     def find(self, reference: str, *, statuses: Iterable[str] = ("active",)) -> GoalView:
         """A goal by id, or by words of its title among goals in `statuses`."""
@@ -185,7 +196,7 @@ class Goals:
         if open_only:
             query = query.where(Milestone.done_at.is_(None))
         with self.store.engine.connect() as connection:
-            return [milestone_view(m) for m in connection.execute(query).all()]
+            return [milestone_of(m) for m in connection.execute(query).cursor.fetchall()]
 
     def tasks(self, *, open_only: bool = True) -> list[TaskView]:
         """Tasks of active goals and tasks of no goal; with `open_only`, those not done
@@ -200,7 +211,7 @@ class Goals:
         if open_only:
             query = query.where(Task.done_at.is_(None))
         with self.store.engine.connect() as connection:
-            return [task_view(t) for t in connection.execute(query).all()]
+            return [task_of(t) for t in connection.execute(query).cursor.fetchall()]
 
     def habits(self) -> list[HabitView]:
         """Active habits of active goals, and active habits of no goal."""
@@ -212,11 +223,12 @@ class Goals:
             .order_by(Habit.id)
         )
         with self.store.engine.connect() as connection:
-            return [habit_view(h) for h in connection.execute(query).all()]
+            return [habit_of(h) for h in connection.execute(query).cursor.fetchall()]
 
-    def check_in_table(self) -> CheckInTable:
-        """Every check-in of this user, read for the agenda in two queries: goal values
-        as arrays of POSIX seconds and values per goal, completions as datetimes."""
+    def check_in_table(self, goal_ids: Collection[int] | None = None) -> CheckInTable:
+        """This user's check-ins arranged for the agenda: goal values as arrays of POSIX
+        seconds and values per goal (only `goal_ids`' when given), completions of habits
+        and recurring tasks as datetimes."""
         values = (
             select(CheckIn.goal_id, CheckIn.at, CheckIn.value)
             .where(
@@ -226,6 +238,9 @@ class Goals:
             )
             .order_by(CheckIn.goal_id, CheckIn.at)
         )
+        wanted = None if goal_ids is None else set(goal_ids)
+        if wanted is not None and len(wanted) <= _IN_LIST:
+            values = values.where(CheckIn.goal_id.in_(sorted(wanted)))
         # Completions through the user's habits and tasks: by user_id alone SQLite would
         # visit every check-in row (a goal's values too) to find the few that are these.
         habits_done = (
@@ -242,21 +257,110 @@ class Goals:
         with self.store.engine.connect() as connection:
             # The driver's own tuples: turning 50,000 rows into SQLAlchemy rows and
             # datetimes costs more than the query.
-            rows = connection.execute(values).cursor.fetchall()
+            rows = connection.execute(values).cursor.fetchall() if wanted != set() else []
             for habit_id, at in connection.execute(habits_done).all():
                 table.habits.setdefault(int(habit_id or 0), []).append(at)
             for task_id, occurrence in connection.execute(tasks_done).all():
                 if occurrence is not None:
                     table.tasks.setdefault(int(task_id or 0), set()).add(occurrence)
         if rows:
-            goal_ids, moments, amounts = zip(*rows, strict=True)
-            ids = np.array(goal_ids, dtype=np.int64)
+            ids_read, moments, amounts = zip(*rows, strict=True)
+            ids = np.array(ids_read, dtype=np.int64)
             times = posix_seconds(moments)
             numbers = np.array(amounts, dtype=np.float64)
             cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
             for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ids)], strict=True):
-                table.values[int(ids[start])] = (times[start:end], numbers[start:end])
+                goal_id = int(ids[start])
+                if wanted is None or goal_id in wanted:
+                    table.values[goal_id] = (times[start:end], numbers[start:end])
         return table
+
+    def check_in_digest(self) -> dict[int, Digest]:
+        """Per goal with logged values: how many, the newest id, their sum and the latest
+        time. Enough to see that a goal's values changed (psi.goals.progress), in one
+        pass over an index instead of reading them."""
+        query = (
+            select(
+                CheckIn.goal_id,
+                func.count(),
+                func.max(CheckIn.id),
+                func.sum(CheckIn.value),
+                func.max(CheckIn.at),
+            )
+            .where(
+                CheckIn.user_id == self.user_id,
+                CheckIn.goal_id.is_not(None),
+                CheckIn.value.is_not(None),
+            )
+            .group_by(CheckIn.goal_id)
+        )
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(query).cursor.fetchall()
+        if not rows:
+            return {}
+        latest = posix_seconds([row[4] for row in rows]).tolist()
+        return {
+            int(goal_id): Digest(int(count), int(last_id), float(total), last_ts)
+            for (goal_id, count, last_id, total, _), last_ts in zip(rows, latest, strict=True)
+        }
+
+    def trends(self) -> dict[int, tuple[str, Fitted]]:
+        """The kept fits (psi.goals.progress), by goal: (key, fit)."""
+        query = select(
+            GoalTrend.goal_id,
+            GoalTrend.key,
+            GoalTrend.current,
+            GoalTrend.last_ts,
+            GoalTrend.slope,
+            GoalTrend.slope_low,
+            GoalTrend.slope_high,
+            GoalTrend.intercept,
+            GoalTrend.origin_ts,
+        ).where(GoalTrend.user_id == self.user_id)
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(query).cursor.fetchall()
+        kept = {}
+        for goal_id, key, current, last_ts, slope, low, high, intercept, origin in rows:
+            line = None
+            if None not in (slope, low, high, intercept, origin):
+                line = Trend(slope, low, high, intercept, datetime.fromtimestamp(origin, UTC))
+            kept[int(goal_id)] = (str(key), Fitted(current, last_ts, line))
+        return kept
+
+    def keep_trends(self, fits: Mapping[int, tuple[str, Fitted]]) -> bool:
+        """Keep fits for later agendas, replacing older ones of the same goals. A cache:
+        when the database will not take the write (locked, read-only) nothing is kept,
+        and False says so; the caller has its figures either way."""
+        if not fits:
+            return True
+        rows = []
+        for goal_id, (key, fit) in fits.items():
+            line = fit.trend
+            rows.append(
+                {
+                    "goal_id": goal_id,
+                    "user_id": self.user_id,
+                    "key": key,
+                    "current": fit.current,
+                    "last_ts": fit.last_ts,
+                    "slope": None if line is None else line.slope,
+                    "slope_low": None if line is None else line.slope_low,
+                    "slope_high": None if line is None else line.slope_high,
+                    "intercept": None if line is None else line.intercept,
+                    "origin_ts": None if line is None else line.origin.timestamp(),
+                }
+            )
+        try:
+            with self.store.session() as session:
+                ids = list(fits)
+                for first in range(0, len(ids), _IN_LIST):
+                    chunk = ids[first : first + _IN_LIST]
+                    session.execute(delete(GoalTrend).where(GoalTrend.goal_id.in_(chunk)))
+                session.execute(insert(GoalTrend), rows)
+        except (StoreError, SQLAlchemyError) as exc:
+            log.info("goal trends not kept: %s", exc)
+            return False
+        return True
 
     def check_ins(
         self,

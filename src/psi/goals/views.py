@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from psi.goals.drafts import GoalDraft, MetricDraft
 from psi.goals.forecast import Metric
 from psi.goals.recurrence import Rule, parse_rule
-from psi.store.models import CheckIn
+from psi.store.models import CheckIn, utc_from_store
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,17 @@ class CheckInTable:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """A goal's logged values in brief: how many, the newest id, their sum and the
+    latest time (POSIX seconds)."""
+
+    count: int
+    last_id: int
+    total: float
+    last_ts: float
+
+
+@dataclass(frozen=True)
 class PlanView:
     goal: GoalView
     milestones: list[MilestoneView]
@@ -148,69 +159,87 @@ def rule_of(text: str, zone: str, starts_at: datetime) -> Rule:
     return parse_rule(text, starts_at.astimezone(ZoneInfo(zone)))
 
 
-def goal_view(row: Any) -> GoalView:
+# Views are made from a row's values in table order: the driver's own tuples where many
+# rows are read (SQLAlchemy's rows and type processing cost more than the query), or an
+# ORM object's attributes (`*_view`). Times come as datetimes or SQLite's stored text.
+
+
+def goal_of(values: Sequence[Any]) -> GoalView:
+    (
+        goal_id, _user, title, why, area, starts_at, target_date, unit, baseline, target,
+        direction, aggregate, status, priority, created_at, updated_at,
+    ) = values  # fmt: skip
     metric = None
-    if row.unit is not None and row.baseline is not None and row.target is not None:
-        metric = Metric(
-            unit=row.unit,
-            baseline=row.baseline,
-            target=row.target,
-            direction=row.direction,
-            aggregate=row.aggregate,
-        )
+    if unit is not None and baseline is not None and target is not None:
+        metric = Metric(unit, baseline, target, direction, aggregate)
     return GoalView(
-        id=row.id,
-        title=row.title,
-        why=row.why,
-        area=row.area,
-        starts_at=row.starts_at,
-        target_date=row.target_date,
-        metric=metric,
-        status=row.status,
-        priority=row.priority,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        goal_id, title, why, area, stored_time(starts_at), stored_time(target_date), metric,
+        status, priority, stored_time(created_at), stored_time(updated_at),
+    )  # fmt: skip
+
+
+def milestone_of(values: Sequence[Any]) -> MilestoneView:
+    milestone_id, _user, goal_id, title, due, value, done_at = values
+    return MilestoneView(
+        milestone_id, goal_id, title, stored_time(due), value, optional_time(done_at)
     )
+
+
+def task_of(values: Sequence[Any]) -> TaskView:
+    (
+        task_id, _user, goal_id, title, due, text, zone, starts_at, estimate, done_at,
+        created_at,
+    ) = values  # fmt: skip
+    rule = None
+    if text is not None and zone is not None and starts_at is not None:
+        rule = rule_of(text, zone, stored_time(starts_at))
+    return TaskView(
+        task_id, goal_id, title, optional_time(due), rule, estimate, optional_time(done_at),
+        stored_time(created_at),
+    )  # fmt: skip
+
+
+def habit_of(values: Sequence[Any]) -> HabitView:
+    (
+        habit_id, _user, goal_id, title, text, zone, starts_at, per_period, period, active,
+        created_at,
+    ) = values  # fmt: skip
+    rule = rule_of(text, zone, stored_time(starts_at))
+    return HabitView(
+        habit_id, goal_id, title, rule, per_period, period, bool(active), stored_time(created_at)
+    )
+
+
+def goal_view(row: Any) -> GoalView:
+    return goal_of(_values(row))
 
 
 def milestone_view(row: Any) -> MilestoneView:
-    return MilestoneView(
-        id=row.id,
-        goal_id=row.goal_id,
-        title=row.title,
-        due=row.due,
-        value=row.value,
-        done_at=row.done_at,
-    )
+    return milestone_of(_values(row))
 
 
 def task_view(row: Any) -> TaskView:
-    rule = None
-    if row.rule is not None and row.zone is not None and row.starts_at is not None:
-        rule = rule_of(row.rule, row.zone, row.starts_at)
-    return TaskView(
-        id=row.id,
-        goal_id=row.goal_id,
-        title=row.title,
-        due=row.due,
-        rule=rule,
-        estimate_minutes=row.estimate_minutes,
-        done_at=row.done_at,
-        created_at=row.created_at,
-    )
+    return task_of(_values(row))
 
 
 def habit_view(row: Any) -> HabitView:
-    return HabitView(
-        id=row.id,
-        goal_id=row.goal_id,
-        title=row.title,
-        rule=rule_of(row.rule, row.zone, row.starts_at),
-        per_period=row.per_period,
-        period=row.period,
-        active=row.active,
-        created_at=row.created_at,
-    )
+    return habit_of(_values(row))
+
+
+def _values(row: Any) -> list[Any]:
+    """An ORM object's column values in table order."""
+    return [getattr(row, column.key) for column in row.__table__.columns]
+
+
+def stored_time(value: Any) -> datetime:
+    moment = utc_from_store(value)
+    if moment is None:
+        raise ValueError("a required time is missing")
+    return moment
+
+
+def optional_time(value: Any) -> datetime | None:
+    return utc_from_store(value)
 
 
 def check_in_view(row: CheckIn) -> CheckInView:

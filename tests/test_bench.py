@@ -98,3 +98,4 @@ def test_bench_goals_reports_the_agenda_time(tmp_path: Path) -> None:
     assert figures["items_due_today"] >= 6  # each goal's habit or task falls due
     assert figures["after_logging_ms"]["goals_changed"] == 1
     assert "no fit kept" in result.output and figures["refit_ms"]["median"] > 0
+    assert figures["fresh_process_ms"]["median"] > 0

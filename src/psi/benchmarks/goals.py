@@ -14,13 +14,17 @@ Three figures, each a median over its runs:
   - `after_logging_ms`: the same after a new value for `CHANGED` of the goals,
     whose fits are made again;
   - `refit_ms`: with no fit kept (the first agenda after an upgrade or import),
-    every goal's check-ins read and fitted.
+    every goal's check-ins read and fitted;
+  - `fresh_process_ms`: the first agenda in a new Python process (fits kept, no
+    rule parsed yet), as a one-shot `psi today` makes it, modules imported.
 """
 
 from __future__ import annotations
 
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -42,6 +46,23 @@ TARGET_MS = 100.0
 # Share of goals with a new value before each `after_logging` run: a day's logging.
 CHANGED = 0.05
 REFIT_RUNS = 3
+FRESH_RUNS = 3
+# Run in a new interpreter: the database path, the zone and now come as arguments.
+_FRESH = """
+import sys, time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from psi.clock import FrozenClock
+from psi.goals.agenda import build_agenda
+from psi.goals.store import Goals
+from psi.store.db import open_store
+store = open_store("sqlite:///" + sys.argv[1])
+now = datetime.fromisoformat(sys.argv[3])
+goals = Goals(store, user_id=int(sys.argv[4]), zone=ZoneInfo(sys.argv[2]), clock=FrozenClock(now))
+start = time.perf_counter()
+build_agenda(goals, goals.local_day(now), now=now)
+print((time.perf_counter() - start) * 1000)
+"""
 ZONE = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 5, 20, 7, 30, tzinfo=UTC)
 
@@ -53,6 +74,7 @@ class GoalsResult:
     runs_ms: list[float]
     after_logging_ms: list[float]
     refit_ms: list[float]
+    fresh_process_ms: list[float]
     setup_s: float
     items_due: int
 
@@ -80,6 +102,7 @@ class GoalsResult:
                 "goals_changed": changed_goals(self.goals),
             },
             "refit_ms": {"median": round(statistics.median(self.refit_ms), 2)},
+            "fresh_process_ms": {"median": round(statistics.median(self.fresh_process_ms), 2)},
             "items_due_today": self.items_due,
             "setup_s": round(self.setup_s, 1),
             "target_ms": TARGET_MS,
@@ -187,6 +210,12 @@ def measure_goals(
                 start = time.perf_counter()
                 build_agenda(goals, today, now=NOW)
                 refit.append((time.perf_counter() - start) * 1000)
+            command = [sys.executable, "-c", _FRESH, str(path), ZONE.key, NOW.isoformat()]
+            command.append(str(goals.user_id))
+            fresh = [
+                float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+                for _ in range(FRESH_RUNS)
+            ]
         finally:
             store.dispose()
     return GoalsResult(
@@ -195,6 +224,7 @@ def measure_goals(
         runs_ms=times,
         after_logging_ms=after_logging,
         refit_ms=refit,
+        fresh_process_ms=fresh,
         setup_s=setup_s,
         items_due=len(agenda.tasks) + len(agenda.habits),
     )

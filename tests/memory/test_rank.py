@@ -55,6 +55,8 @@ def items() -> dict[str, Item]:
 def test_neighbours_lift_each_other_and_turns_expand_in_rank_order() -> None:
     lifted = propagate_neighbours({"1": 1.0}, items(), 0.3)
     assert lifted == {"1": 1.0, "2": 0.3}
+    assert propagate_neighbours({"1": 1.0}, items(), 0.3, speaker="Caroline") == lifted
+    assert propagate_neighbours({"2": 1.0}, items(), 0.3, speaker="Caroline") == {"2": 1.0}
     assert expand_to_turns(["2", "1", "2", "3"], items(), 2) == ["2", "1"]
 
 
@@ -76,3 +78,28 @@ def test_rank_prefers_the_named_speakers_turn() -> None:
         dense_scores={"1": 0.5, "2": 0.49, "3": 0.1},
     )
     assert unnamed[0] == "1"
+
+
+def two_sessions() -> dict[str, Item]:
+    when = datetime(2023, 5, 8, tzinfo=UTC)
+    later = datetime(2023, 6, 2, tzinfo=UTC)
+    return {
+        "a1": Item("a1", "What are you painting?", "Mel", "a", 1, when, None, "a2"),
+        "a2": Item("a2", "A sunset over the lake.", "Caroline", "a", 2, when, "a1", "a3"),
+        "a3": Item("a3", "Lovely painting!", "Mel", "a", 3, when, "a2", None),
+        "b1": Item("b1", "I painted my dog too.", "Caroline", "b", 4, later, None, "b2"),
+        "b2": Item("b2", "Cute!", "Mel", "b", 5, later, "b1", None),
+    }
+
+
+def test_a_question_about_one_person_reaches_their_other_statements() -> None:
+    bm25 = {"a2": 1.0, "a3": 0.5, "b1": 0.5}
+    dense = {"a2": 0.7, "a3": 0.45, "b1": 0.4, "a1": 0.2, "b2": 0.2}
+    people = ["Mel", "Caroline"]
+    # The reply next to Caroline's best match is not lifted past her statement in another
+    # session: a list question needs that one too.
+    named = rank("What has Caroline painted?", people, two_sessions(), bm25, dense)
+    assert named[:3] == ["a2", "b1", "a3"]
+    # Asked about no one in particular, the neighbour lift applies to every turn.
+    unnamed = rank("What has been painted?", people, two_sessions(), bm25, dense)
+    assert unnamed[:3] == ["a2", "a3", "b1"]

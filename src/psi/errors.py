@@ -97,5 +97,9 @@ class OfflineRefusal(PsiError):
     exit_code = 4
 
 
+class PrivacyRefusal(OfflineRefusal):
+    """The user's privacy policy keeps this data on the machine (local-only)."""
+
+
 class StoreError(PsiError):
     exit_code = 5

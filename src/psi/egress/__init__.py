@@ -5,7 +5,8 @@ model backends pass `http_client(...)` to their SDK (openai and anthropic
 accept one). This module refuses such requests in offline mode, on every
 request, not only at construction, so a redirect or a changed base URL cannot
 slip past. Redaction of personal data and the ledger of what left plug into
-the same request hook (issue 5).
+the same request hook: psi.egress.outbound (the ledger rows, the privacy policy,
+redaction per call), psi.egress.ledger (the rows).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import ipaddress
 
 import httpx2
 
+from psi.egress.outbound import Outbound
 from psi.errors import OfflineRefusal
+
+__all__ = ["Outbound", "check_destination", "http_client", "is_loopback"]
 
 
 def is_loopback(host: str | None) -> bool:
@@ -48,13 +52,18 @@ def http_client(
     timeout: float,
     transport: httpx2.BaseTransport | None = None,
     follow_redirects: bool = False,
+    outbound: Outbound | None = None,
 ) -> httpx2.Client:
     """An HTTP client (httpx2, as the openai and anthropic SDKs use) whose every
     request passes the egress check, redirects included (hooks run per request).
+    With `outbound` (a remote model's door), each request is also checked against
+    the user's privacy policy and written to the ledger (psi.egress.outbound).
     `transport` lets tests answer in-process."""
 
     def guard(request: httpx2.Request) -> None:
         check_destination(request.url, offline=offline, purpose=purpose)
+        if outbound is not None:
+            outbound.hook(request)
 
     return httpx2.Client(
         timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),

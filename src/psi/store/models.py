@@ -356,6 +356,32 @@ class GoalTrend(Base):
     origin_ts: Mapped[float | None] = mapped_column(Double)
 
 
+class EgressRecord(Base):
+    """One request that left the machine (psi.egress.ledger): where to, for what, how big,
+    what it cost and how much personal data was replaced before it went. `payload` is kept
+    only when the user opted in; its SHA-256 always is."""
+
+    __tablename__ = "egress_log"
+    __table_args__ = (Index("ix_egress_log_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    host: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    purpose: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Double)
+    # {"PERSON": 2, "EMAIL_ADDRESS": 1}: what was replaced by placeholders before sending.
+    redactions: Mapped[dict[str, int]] = mapped_column(JSON)
+    payload_bytes: Mapped[int] = mapped_column(Integer)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str | None] = mapped_column(Text)
+
+
 class Notice(Base):
     """Something psi reached out with (a morning agenda, a reminder, a weekly review):
     `key` makes each one once ("agenda:2026-11-28"); `shown_at` is set once the next

@@ -1,8 +1,13 @@
-"""Every test gets its own PSI_HOME and no way to reach a real model by accident."""
+"""Every test gets its own PSI_HOME and no way to reach a real model by accident, and
+no test may open a connection off this machine: a socket guard fails any test that
+tries (psi's one door out is psi.egress; tests stand in for the world on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,3 +55,55 @@ def store(psi_home: Path) -> Iterator[Store]:
 @pytest.fixture
 def conversations(store: Store) -> Conversations:
     return Conversations(store, user_id=store.ensure_user("local"))
+
+
+class LeftTheMachine(AssertionError):
+    """A test opened (or resolved a name for) a connection to a non-loopback address."""
+
+
+def _loopback(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and the like stay here
+    host = str(address[0])
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a name: resolving it would already leave
+
+
+def _caller() -> str:
+    """Where the attempt came from: the innermost frames outside this file."""
+    frames = [f for f in traceback.extract_stack()[:-2] if not f.filename.endswith("conftest.py")]
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-14:]))
+
+
+@pytest.fixture(autouse=True)
+def socket_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Refuse every connect() and name lookup that is not for this machine, and fail the
+    test if one was attempted (even if the code under test caught the error)."""
+    attempts: list[str] = []
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    getaddrinfo = socket.getaddrinfo
+
+    def guarded(original: Callable[..., object]) -> Callable[..., object]:
+        def check(self: socket.socket, address: object) -> object:
+            if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+                attempts.append(repr(address))
+                raise LeftTheMachine(f"a test tried to connect to {address!r}")
+            return original(self, address)
+
+        return check
+
+    def lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host is not None and not _loopback((host,)):
+            attempts.append(f"lookup {host!r} from {_caller()}")
+            raise LeftTheMachine(f"a test tried to resolve {host!r}")
+        return getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded(connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(connect_ex))
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield attempts
+    assert not attempts, f"the test tried to leave the machine: {attempts}"

@@ -237,6 +237,23 @@ class GoalSettings(BaseModel):
     desktop: bool = Field(default=True, description="Use notify-send where it exists.")
 
 
+class EgressSettings(BaseModel):
+    """The door out of the machine (psi.egress)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    privacy: Literal["local-only", "redact", "allow"] = Field(
+        default="local-only",
+        description="local-only: nothing leaves; redact: personal data replaced by "
+        "placeholders before a remote model sees it; allow: sent as it is.",
+    )
+    keep_payloads: bool = Field(
+        default=False,
+        description="Keep a copy of every payload sent in the egress ledger (its size and "
+        "SHA-256 are always kept).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PSI_",
@@ -274,6 +291,7 @@ class Settings(BaseSettings):
         "unset: the machine's.",
     )
     goals: GoalSettings = Field(default_factory=lambda: GoalSettings())
+    egress: EgressSettings = Field(default_factory=lambda: EgressSettings())
 
     @field_validator("timezone")
     @classmethod

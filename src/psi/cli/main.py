@@ -14,6 +14,7 @@ from psi.cli import (
     config_cmd,
     daemon,
     doctor,
+    egress_cmd,
     goals_cmd,
     history,
     memory_cmd,
@@ -50,6 +51,7 @@ app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 app.command("doctor")(doctor.doctor)
 app.add_typer(history.app, name="history")
+app.add_typer(egress_cmd.app, name="egress")
 app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(models.app, name="models")

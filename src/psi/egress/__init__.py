@@ -18,7 +18,13 @@ import httpx2
 from psi.egress.outbound import Outbound
 from psi.errors import OfflineRefusal
 
-__all__ = ["Outbound", "check_destination", "http_client", "is_loopback"]
+__all__ = [
+    "Outbound",
+    "check_destination",
+    "http_client",
+    "is_loopback",
+    "route_hub_downloads",
+]
 
 
 def is_loopback(host: str | None) -> bool:
@@ -70,4 +76,20 @@ def http_client(
         event_hooks={"request": [guard]},
         follow_redirects=follow_redirects,
         transport=transport,
+    )
+
+
+def route_hub_downloads(*, purpose: str, offline: bool) -> None:
+    """Send huggingface_hub's requests through this door, and keep its telemetry home.
+
+    huggingface_hub asks for its HTTP client through a factory (set here to
+    `http_client`). With telemetry on, building its User-Agent also fetches an
+    "agent harnesses" registry from huggingface.co, whatever endpoint a
+    download names: psi sends no telemetry, so that is switched off first.
+    """
+    from huggingface_hub import constants, set_client_factory
+
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    set_client_factory(
+        lambda: http_client(purpose=purpose, offline=offline, timeout=60.0, follow_redirects=True)
     )

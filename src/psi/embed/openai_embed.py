@@ -20,6 +20,7 @@ against the model's input limit (the server's error says when a text is too long
 
 from __future__ import annotations
 
+import contextlib
 from typing import Self
 
 import httpx2
@@ -53,6 +54,7 @@ class OpenAIEmbedder(Embedder):
         offline: bool = False,
         transport: httpx2.BaseTransport | None = None,
         max_retries: int = 2,
+        outbound: egress.Outbound | None = None,
     ) -> None:
         if not config.model:
             raise ConfigError(
@@ -71,6 +73,9 @@ class OpenAIEmbedder(Embedder):
         self.host = url.host if url.port is None else f"{url.host}:{url.port}"
         self.is_local = egress.is_loopback(url.host)
         self.offline = offline
+        # A remote embedder's door: the ledger row per request, the privacy policy, and
+        # the texts redacted before they leave (under "redact").
+        self.outbound = None if self.is_local else outbound
         self._dimensions = config.dim
         self.name = f"openai:{self.model_id}" + (f"@{config.dim}" if config.dim else "")
         self._purpose = f"texts to embed (model {self.model_id})"
@@ -80,7 +85,11 @@ class OpenAIEmbedder(Embedder):
             # local servers want no key, but the SDK insists on one.
             api_key=config.api_key() or "not-needed",
             http_client=egress.http_client(
-                purpose=self._purpose, offline=offline, timeout=config.timeout, transport=transport
+                purpose=self._purpose,
+                offline=offline,
+                timeout=config.timeout,
+                transport=transport,
+                outbound=self.outbound,
             ),
             max_retries=max_retries,
         )
@@ -89,7 +98,10 @@ class OpenAIEmbedder(Embedder):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        return cls(settings.embedder, offline=settings.offline)
+        from psi.egress.door import door
+
+        purpose = f"texts to embed ({settings.embedder.model})"
+        return cls(settings.embedder, offline=settings.offline, outbound=door(settings, purpose))
 
     def close(self) -> None:
         self._client.close()
@@ -109,13 +121,17 @@ class OpenAIEmbedder(Embedder):
         # The egress hook would refuse too, but the SDK would retry that with backoff first.
         egress.check_destination(self.base_url, offline=self.offline, purpose=self._purpose)
         try:
-            response = self._client.embeddings.create(
-                model=self.model_id,
-                # OpenAI rejects an empty string; a space embeds as near-nothing.
-                input=[text or " " for text in texts],
-                encoding_format="float",
-                dimensions=self._dimensions or openai.omit,
-            )
+            with contextlib.ExitStack() as stack:
+                if self.outbound is not None:
+                    call = stack.enter_context(self.outbound.call(model=self.model_id))
+                    texts = [call.redact(text) for text in texts]
+                response = self._client.embeddings.create(
+                    model=self.model_id,
+                    # OpenAI rejects an empty string; a space embeds as near-nothing.
+                    input=[text or " " for text in texts],
+                    encoding_format="float",
+                    dimensions=self._dimensions or openai.omit,
+                )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             refusal = offline_refusal(exc)
             if refusal is not None:

@@ -161,19 +161,12 @@ def packaged_model_dir() -> Path:
 
 def _hub_snapshot(repo_id: str, *, offline: bool, hub_url: str | None) -> ModelSource:
     """Download `repo_id` from the hub (or find it in the cache) through psi's egress client."""
-    from huggingface_hub import set_client_factory, snapshot_download
+    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from psi.egress import http_client
+    from psi.egress import route_hub_downloads
 
-    set_client_factory(
-        lambda: http_client(
-            purpose="an embedding model download",
-            offline=offline,
-            timeout=60.0,
-            follow_redirects=True,
-        )
-    )
+    route_hub_downloads(purpose="an embedding model download", offline=offline)
     try:
         folder = Path(snapshot_download(repo_id, local_files_only=offline, endpoint=hub_url))
     except LocalEntryNotFoundError:

@@ -59,10 +59,16 @@ class NoticeView:
 
 def webhook_client(settings: Settings) -> httpx2.Client:
     """The egress client webhook POSTs go through."""
+    from psi.egress.door import door
+
+    purpose = "a notice to your webhook (goals.webhook_url)"
     return egress_point.http_client(
-        purpose="a notice to your webhook (goals.webhook_url)",
+        purpose=purpose,
         offline=settings.offline,
         timeout=WEBHOOK_TIMEOUT,
+        outbound=None
+        if egress_point.is_loopback(httpx2.URL(settings.goals.webhook_url or "").host)
+        else door(settings, purpose, privacy="allow"),
     )
 
 

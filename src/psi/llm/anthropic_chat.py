@@ -86,7 +86,7 @@ class AnthropicChatModel(RemoteChatModel[anthropic.Anthropic]):
     def _connect(self, options: ClientOptions) -> anthropic.Anthropic:
         return anthropic.Anthropic(**options)
 
-    def _generate(
+    def _send(
         self,
         messages: Sequence[Message],
         *,

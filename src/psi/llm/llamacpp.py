@@ -92,16 +92,12 @@ def _download_from_hub(spec: str, *, offline: bool, hub_url: str | None) -> Path
             hint="Use hf:OWNER/REPO/FILE, e.g. hf:bartowski/Qwen2.5-1.5B-Instruct-GGUF/"
             "Qwen2.5-1.5B-Instruct-Q4_K_M.gguf",
         )
-    from huggingface_hub import hf_hub_download, set_client_factory
+    from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from psi.egress import http_client
+    from psi.egress import route_hub_downloads
 
-    set_client_factory(
-        lambda: http_client(
-            purpose="a model download", offline=offline, timeout=60.0, follow_redirects=True
-        )
-    )
+    route_hub_downloads(purpose="a model download", offline=offline)
     try:
         return Path(
             hf_hub_download(f"{owner}/{repo}", filename, local_files_only=offline, endpoint=hub_url)

@@ -83,7 +83,7 @@ class OpenAIChatModel(RemoteChatModel[openai.OpenAI]):
     def _connect(self, options: ClientOptions) -> openai.OpenAI:
         return openai.OpenAI(**options)
 
-    def _generate(
+    def _send(
         self,
         messages: Sequence[Message],
         *,

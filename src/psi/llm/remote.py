@@ -10,8 +10,12 @@ RemoteChatModel owns everything that does not depend on the API spoken:
 - the errors: every failure leaves as a psi error (ModelTimeout,
   EndpointError with a hint, OfflineRefusal), never as an SDK exception.
 
-A backend supplies `_connect` (its SDK's client) and `_generate`, which sends
-the request inside `with self._api_call(options):`. It names its SDK's
+A backend supplies `_connect` (its SDK's client) and `_send`, which sends the
+request inside `with self._api_call(options):`. `_generate` wraps it in one call
+through the egress door (psi.egress.outbound) when the profile is remote: the
+messages leave with personal data replaced (under privacy "redact"), the reply's
+placeholders are restored as it streams, and the call's usage and cost go on its
+ledger row. It names its SDK's
 exception classes and its hints as class attributes, and says in
 `_server_fault` which SDK errors carry the server's own complaint; both SDKs
 come from one code generator, so that is all that differs.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, Self, TypedDict, TypeVar
@@ -35,7 +39,7 @@ from psi import egress
 from psi.config import ModelProfile, Settings
 from psi.errors import BadModelOutput, EndpointError, ModelError, ModelTimeout, OfflineRefusal
 from psi.llm.base import ChatModel
-from psi.llm.types import ChatOptions
+from psi.llm.types import ChatOptions, Chunk, Message, ToolSpec, Usage
 
 
 class _SDKClient(Protocol):
@@ -83,8 +87,13 @@ class RemoteChatModel(ChatModel, Generic[ClientT]):
         offline: bool = False,
         transport: httpx2.BaseTransport | None = None,
         max_retries: int = 2,
+        outbound: egress.Outbound | None = None,
     ) -> None:
         super().__init__(profile)
+        self.outbound = outbound
+        # Placeholders the last reply held that psi never issued (mangled or invented):
+        # left as they were, never restored to a guess.
+        self.last_flagged: list[str] = []
         # An unset base_url means the vendor's own API, never an SDK's
         # environment variable ($OPENAI_BASE_URL, $ANTHROPIC_BASE_URL) or a
         # profile on disk: psi's config alone decides where requests go.
@@ -105,6 +114,7 @@ class RemoteChatModel(ChatModel, Generic[ClientT]):
                     offline=offline,
                     timeout=profile.timeout,
                     transport=transport,
+                    outbound=outbound,
                 ),
                 "max_retries": max_retries,
             }
@@ -112,7 +122,69 @@ class RemoteChatModel(ChatModel, Generic[ClientT]):
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, settings: Settings) -> Self:
-        return cls(profile, offline=settings.offline)
+        from psi.egress.door import outbound_for
+
+        return cls(
+            profile,
+            offline=settings.offline,
+            outbound=outbound_for(profile, settings, purpose=f"chat ({profile.name})"),
+        )
+
+    def _generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec] | None,
+        json_schema: dict[str, Any] | None,
+        options: ChatOptions,
+    ) -> Iterator[Chunk]:
+        if self.outbound is None:
+            yield from self._send(messages, tools=tools, json_schema=json_schema, options=options)
+            return
+        # Offline mode speaks first: it refuses every destination, the policy only this one.
+        egress.check_destination(self.base_url, offline=self.offline, purpose=self._purpose)
+        with self.outbound.call(model=self.model_id) as call:
+            sent = call.redact_messages(messages)
+            restorer = call.restorer()
+            for chunk in self._send(sent, tools=tools, json_schema=json_schema, options=options):
+                text = restorer.feed(chunk.text) if chunk.text else ""
+                if chunk.finish_reason is not None or chunk.usage is not None:
+                    text += restorer.finish()
+                calls = [
+                    c.model_copy(update={"arguments": call.restore_value(c.arguments)})
+                    for c in chunk.tool_calls
+                ]
+                if chunk.usage is not None:
+                    call.charge(
+                        tokens_in=chunk.usage.prompt_tokens,
+                        tokens_out=chunk.usage.completion_tokens,
+                        cost_usd=self.cost(chunk.usage),
+                    )
+                yield Chunk(text, calls, chunk.usage, chunk.finish_reason)
+            tail = restorer.finish()
+            if tail:
+                yield Chunk(tail)
+            self.last_flagged = list(restorer.flagged)
+
+    @abstractmethod
+    def _send(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec] | None,
+        json_schema: dict[str, Any] | None,
+        options: ChatOptions,
+    ) -> Iterator[Chunk]:
+        """Send the request in the backend's wire format; yield the reply as chunks."""
+
+    def cost(self, usage: Usage) -> float | None:
+        """US dollars for a call's tokens at the profile's prices (None when unpriced)."""
+        price_in = getattr(self.profile, "price_in", None)
+        price_out = getattr(self.profile, "price_out", None)
+        if price_in is None or price_out is None:
+            return None
+        spent = usage.prompt_tokens * float(price_in) + usage.completion_tokens * float(price_out)
+        return spent / 1e6
 
     def close(self) -> None:
         self._client.close()

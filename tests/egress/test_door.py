@@ -27,8 +27,10 @@ def cloud_config(fake: FakeOpenAI, privacy: str, *, keep: bool = False) -> str:
     return f"""
 default_model = "cloud"
 
-[egress]
+[routing]
 privacy = "{privacy}"
+
+[egress]
 keep_payloads = {"true" if keep else "false"}
 
 [models.cloud]

@@ -54,7 +54,7 @@ def stays_here(profile: ModelProfile) -> bool:
 
 
 def privacy_of(settings: Settings) -> Privacy:
-    return settings.egress.privacy
+    return settings.routing.privacy
 
 
 @cache

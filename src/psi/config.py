@@ -640,10 +640,14 @@ def _validate_document(data: dict[str, Any], key: str) -> None:
         found = _problems(exc)
     if found:
         problems = "; ".join(f"{'.'.join(loc)}: {message}" for loc, message in found)
+        hint = "`psi config show` lists settings."
+        if key.startswith("models."):
+            hint = (
+                "Set a new profile whole, e.g. `psi config set models.NAME "
+                '\'{backend = "openai", model = "MODEL"}\'`; ' + hint
+            )
         raise ConfigError(
-            f"Not saved: {key} would make the configuration invalid ({problems}).",
-            hint="Set a new profile whole, e.g. `psi config set models.NAME "
-            '\'{backend = "openai", model = "MODEL"}\'`; `psi config show` lists settings.',
+            f"Not saved: {key} would make the configuration invalid ({problems}).", hint=hint
         ) from None
 
 

@@ -15,17 +15,27 @@ the reply; indexing and fact learning run on a background thread after it.
 "remember that ..." and "forget that ..." are carried out without the model, and so
 is progress on a goal ("ran 12 km this morning", psi.goals.conversation); a model
 that calls tools natively also gets the goal tools, run between its replies.
+
+Routing (psi.routing, issue 5): every turn that goes to a model labels the
+prompt's spans by source (psi.sensitivity) and keeps what its `router` decides
+for them as `Turn.route()`, which `/why` shows. The route does not pick the model
+yet: `self.model` answers, as chosen by --model or /model. To let it pick, `send`
+calls the router before streaming and streams from `get_model(settings.profile(
+route.first))`, remote ones through the door with `route.privacy`
+(psi.egress.door.door(settings, purpose, privacy=route.privacy)), falling back
+along `route.chain` when a model fails.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from psi.agent.context import fit_history, memory_block
 from psi.agent.inputs import check_message
 from psi.agent.remembering import FactLearner, explicit_reply
+from psi.agent.routes import Router, month_spend, policy_router
 from psi.clock import Clock, system_clock
 from psi.config import Settings
 from psi.errors import PsiError
@@ -37,11 +47,13 @@ from psi.llm.types import ChatOptions, Message, Reply, ToolSpec
 from psi.memory.facts import Facts
 from psi.memory.profile import Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
+from psi.sensitivity import Source, Span
 from psi.store.conversations import Conversations, StoredMessage
 from psi.store.db import Store, open_store
 
 if TYPE_CHECKING:
     from psi.goals.delivery import NoticeView
+    from psi.routing import Route
 
 RECALL_ITEMS = 6
 RECALL_FACTS = 5
@@ -68,7 +80,10 @@ class ChatService:
         memory: Memory | None = None,
         embed: bool = True,
         clock: Clock = system_clock,
+        router: Router | None = None,
     ) -> None:
+        """`router` decides which models may see a prompt (default: the user's routing
+        policy and this month's spend in the egress ledger)."""
         self.settings = settings
         self.store = store
         self.user_id = user_id
@@ -76,6 +91,11 @@ class ChatService:
         self.conversations = Conversations(store, user_id=user_id)
         self.conversation_id = conversation_id
         self.clock = clock
+        self.router = router or policy_router(
+            lambda: self.settings,
+            spend=month_spend(store, user_id, zone=settings.zone(), clock=clock),
+        )
+        self.last_turn: Turn | None = None
         self.memory = memory
         self.facts = Facts(store, user_id=user_id) if memory is not None else None
         self.learner = self._learner() if memory is not None else None
@@ -143,6 +163,14 @@ class ChatService:
 
     def use_model(self, profile_name: str) -> None:
         self.model = get_model(self.settings.profile(profile_name), self.settings)
+
+    def set_privacy(self, privacy: str) -> None:
+        """Save `privacy` as routing.privacy in config.toml (as `psi config set` does) and
+        route by it from the next message on. ConfigError, file untouched, if invalid."""
+        from psi.config import load_settings, set_config_value
+
+        set_config_value("routing.privacy", privacy)
+        self.settings = load_settings()
 
     def history(self) -> list[StoredMessage]:
         if self.conversation_id is None:
@@ -213,13 +241,13 @@ class ChatService:
             )
             if answer is not None:
                 done = Reply(message=Message.assistant(answer), model="psi")
-                return Turn(self, self._conversation(), ChatStream.of_reply(done), dropped=0)
+                return self._started(ChatStream.of_reply(done), dropped=0)
         answer = self.goal_chat.intercept(
             text, store_message=lambda: self._store_user_message(text)
         )
         if answer is not None:
             done = Reply(message=Message.assistant(answer), model="psi")
-            return Turn(self, self._conversation(), ChatStream.of_reply(done), dropped=0)
+            return self._started(ChatStream.of_reply(done), dropped=0)
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
         tools = self.goal_chat.tools() if self.model.supports_tools else None
@@ -239,10 +267,33 @@ class ChatService:
         )
         message_id = self._store_user_message(text)
         stream = self.model.stream(fitted.messages, tools=tools, options=options)
-        turn = Turn(self, self._conversation(), stream, dropped=fitted.dropped)
+        spans = self._spans(fitted.messages)
+        turn = self._started(
+            stream,
+            dropped=fitted.dropped,
+            route=lambda: self.router(spans, tools=tools is not None),
+        )
         if tools:
             turn.use_tools(tools, prompt=fitted.messages, options=options, source=message_id)
         return turn
+
+    def _started(
+        self, stream: ChatStream, *, dropped: int, route: Callable[[], Route] | None = None
+    ) -> Turn:
+        self.last_turn = Turn(self, self._conversation(), stream, dropped=dropped, route=route)
+        return self.last_turn
+
+    def _spans(self, messages: Sequence[Message]) -> list[Span]:
+        """The prompt as labelled spans: what the user said is personal, and so is the
+        system message once memory (profile, recalled facts and turns) is in it."""
+        system = Source.memory if self.memory is not None else Source.system_prompt
+        source = {
+            "system": system,
+            "user": Source.user_message,
+            "assistant": Source.memory,
+            "tool": Source.tool_output,
+        }
+        return [Span.of(m.content, source[m.role]) for m in messages]
 
     def _conversation(self) -> int:
         if self.conversation_id is None:
@@ -272,12 +323,21 @@ class Turn:
     """A reply being generated. Iterate for text; it is stored when it ends, however it ends."""
 
     def __init__(
-        self, service: ChatService, conversation_id: int, stream: ChatStream, *, dropped: int
+        self,
+        service: ChatService,
+        conversation_id: int,
+        stream: ChatStream,
+        *,
+        dropped: int,
+        route: Callable[[], Route] | None = None,
     ) -> None:
         self.service = service
         self.conversation_id = conversation_id
         self.stream = stream
         self.dropped = dropped
+        self.model_name = service.model.name if route is not None else None
+        self._route = route
+        self._routed: Route | None = None
         self.message_id: int | None = None
         self.tools: list[ToolSpec] = []
         self.prompt: list[Message] = []
@@ -296,6 +356,13 @@ class Turn:
         """Let the model call `tools`: each round of calls is run, stored, and answered
         with another reply, up to MAX_TOOL_ROUNDS."""
         self.tools, self.prompt, self.options, self.source = tools, list(prompt), options, source
+
+    def route(self) -> Route | None:
+        """What the routing policy decides for this turn's prompt (None for a reply psi
+        gave itself); worked out on first asking, since it does not yet pick the model."""
+        if self._routed is None and self._route is not None:
+            self._routed = self._route()
+        return self._routed
 
     @property
     def notice(self) -> str | None:

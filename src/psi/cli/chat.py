@@ -22,6 +22,8 @@ Esc then Enter. Ctrl-C stops a reply (what arrived is kept); Ctrl-D leaves.
   /new          start a new conversation
   /history      show this conversation
   /model        list models;  /model NAME  switch to NAME
+  /why          which model answered the last reply, and what routing decides
+  /privacy      show it;  /privacy local-only|redact|allow  set it (saved)
   /help         this help
   /exit         leave (also /quit)"""
 
@@ -285,6 +287,38 @@ def _command(service: ChatService, line: str) -> str | None:
                 out.print(
                     f"{mark} {profile.name}  ({profile.backend}: {profile.model})", markup=False
                 )
+    elif name == "/why":
+        _why(service)
+    elif name == "/privacy":
+        if argument:
+            if argument not in ("local-only", "redact", "allow"):
+                raise InputError(
+                    f"No privacy setting {argument!r}.", hint="Use local-only, redact or allow."
+                )
+            service.set_privacy(argument)
+            out.print(f"Privacy is now {argument} (routing.privacy, saved).", markup=False)
+        else:
+            out.print(f"Privacy is {service.settings.routing.privacy}.", markup=False)
     else:
         raise InputError(f"Unknown command {name}.", hint="/help lists the commands.")
     return None
+
+
+def _why(service: ChatService) -> None:
+    from psi.cli.route_cmd import print_route
+
+    turn = service.last_turn
+    if turn is None:
+        out.print("Nothing answered yet in this session.", markup=False)
+        return
+    route = turn.route()
+    if route is None:
+        out.print("psi answered that itself (no model saw it).", markup=False)
+        return
+    out.print(
+        f"{turn.model_name} answered ({turn.reply.model}), as chosen by --model or /model; "
+        "routing does not pick the model yet. For that message it decides:",
+        markup=False,
+    )
+    out.print(f"level: {route.level}", markup=False)
+    print_route(route)

@@ -20,6 +20,7 @@ from psi.cli import (
     memory_cmd,
     models,
     review_cmd,
+    route_cmd,
 )
 
 app = typer.Typer(
@@ -56,6 +57,7 @@ app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(models.app, name="models")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(route_cmd.app, name="route")
 app.add_typer(bench.app, name="bench")
 app.add_typer(goals_cmd.app, name="goal")
 app.command("today")(goals_cmd.today)

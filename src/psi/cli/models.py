@@ -21,16 +21,24 @@ def default(ctx: typer.Context) -> None:
 @app.command("list")
 @friendly
 def list_() -> None:
-    """Every profile: backend, model, where it runs, and whether its key is set."""
+    """Every profile: where it runs, its weights, tier, window, prices, native tools and
+    schema, its key, and what the routing policy allows it for your messages."""
     import os
 
     from rich.table import Table
 
+    from psi.cli.route_cmd import spent_this_month
     from psi.config import load_settings
+    from psi.routing import is_remote, provider_of, status
+    from psi.sensitivity import Level
 
     settings = load_settings()
-    table = Table("", "name", "backend", "model", "runs", "weights", "window", "key", box=None)
-    table.columns[3].overflow = "fold"
+    spent = spent_this_month(settings)
+    table = Table(
+        "", "name", "model", "runs", "weights", "tier", "window", "$/M in/out",
+        "tools/schema", "key", "policy", box=None,
+    )  # fmt: skip
+    table.columns[2].overflow = "fold"
     for profile in settings.profiles().values():
         if profile.api_key_env is None:
             key = "-"
@@ -38,18 +46,27 @@ def list_() -> None:
             key = f"${profile.api_key_env} set"
         else:
             key = f"${profile.api_key_env} MISSING"
+        where = f"remote: {provider_of(profile)}" if is_remote(profile) else "local"
         table.add_row(
             "*" if profile.name == settings.default_model else "",
             profile.name,
-            profile.backend.value,
             profile.model,
-            "local" if profile.local else "remote",
+            where,
             "open" if profile.open_weight else "closed",
+            str(profile.tier),
             f"{profile.context_window:,}",
+            f"{profile.price_in:g}/{profile.price_out:g}",
+            f"{'yes' if profile.native_tools else 'no'}/{'yes' if profile.native_schema else 'no'}",
             key,
+            status(profile, level=Level.personal, policy=settings.routing, spent_usd=spent),
         )
     out.print(table)
-    out.print("[dim]* default; change it with `psi config set default_model NAME`[/]")
+    out.print(
+        "[dim]* default; change it with `psi config set default_model NAME`. policy: for "
+        f"personal data under routing.privacy = {settings.routing.privacy}, "
+        f"${spent:.2f} of ${settings.routing.monthly_budget_usd:.2f} spent this month; "
+        "`psi route explain` for details.[/]"
+    )
 
 
 @app.command("test")

@@ -31,8 +31,17 @@ def echo(request: dict[str, Any]) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, answer: Answer = echo, *, chunk_chars: int = 3, status: int = 200) -> None:
+    def __init__(
+        self,
+        answer: Answer = echo,
+        *,
+        chunk_chars: int = 3,
+        status: int = 200,
+        prompt_tokens: int | None = None,
+    ) -> None:
+        """`prompt_tokens` fixes the usage the server reports (default: words sent)."""
         self.answer = answer
+        self.prompt_tokens = prompt_tokens
         self.chunk_chars = chunk_chars
         self.status = status
         self.requests: list[dict[str, Any]] = []
@@ -106,8 +115,9 @@ class FakeOpenAI:
                 for piece in pieces:
                     self._event(_chunk({"content": piece}, None))
                 self._event(_chunk({}, "stop"))
-                usage = {"prompt_tokens": _words(request), "completion_tokens": len(pieces),
-                         "total_tokens": _words(request) + len(pieces)}  # fmt: skip
+                sent = fake.prompt_tokens or _words(request)
+                usage = {"prompt_tokens": sent, "completion_tokens": len(pieces),
+                         "total_tokens": sent + len(pieces)}  # fmt: skip
                 self._event({**_chunk({}, None), "choices": [], "usage": usage})
                 self.wfile.write(b"data: [DONE]\n\n")
 

@@ -16,20 +16,22 @@ the reply; indexing and fact learning run on a background thread after it.
 is progress on a goal ("ran 12 km this morning", psi.goals.conversation); a model
 that calls tools natively also gets the goal tools, run between its replies.
 
-Routing (psi.routing, issue 5): every turn that goes to a model labels the
-prompt's spans by source (psi.sensitivity) and keeps what its `router` decides
-for them as `Turn.route()`, which `/why` shows. The route does not pick the model
-yet: `self.model` answers, as chosen by --model or /model. To let it pick, `send`
-calls the router before streaming and streams from `get_model(settings.profile(
-route.first))`, remote ones through the door with `route.privacy`
-(psi.egress.door.door(settings, purpose, privacy=route.privacy)), falling back
-along `route.chain` when a model fails.
+Routing (psi.routing): every turn that goes to a model labels the prompt's spans
+by source (psi.sensitivity) and asks its `router` which models may see them.
+When the policy can send anything off the machine (privacy or a level override
+other than local-only), the route picks the model: the first of `route.chain`
+that can be built, unless the user pinned one (--model, /model), and the turns
+after a failure before any text fall back along the chain with a note
+(`Turn.notes`). A remote model is used through the egress door under the
+privacy the route gives the data's level. Under local-only everywhere, the
+route cannot change anything, so it is worked out only if asked (`/why`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from psi.agent.context import fit_history, memory_block
@@ -38,7 +40,7 @@ from psi.agent.remembering import FactLearner, explicit_reply
 from psi.agent.routes import Router, month_spend, policy_router
 from psi.clock import Clock, system_clock
 from psi.config import Settings
-from psi.errors import PsiError
+from psi.errors import ModelError, PsiError
 from psi.goals.conversation import GoalChat
 from psi.goals.store import Goals
 from psi.llm.base import ChatModel, ChatStream, prompt_text
@@ -66,6 +68,17 @@ def load_embedder(settings: Settings) -> TextEmbedder:
     from psi.embed.registry import get_embedder
 
     return get_embedder(settings)
+
+
+@dataclass(frozen=True)
+class Started:
+    """A reply begun on `model`: its stream, the prompt fitted to its window, its tools."""
+
+    model: ChatModel
+    stream: ChatStream
+    prompt: list[Message]
+    tools: list[ToolSpec] | None
+    dropped: int
 
 
 class ChatService:
@@ -96,6 +109,8 @@ class ChatService:
             spend=month_spend(store, user_id, zone=settings.zone(), clock=clock),
         )
         self.last_turn: Turn | None = None
+        # The user chose the model (--model, /model): routing may refuse it, never swap it.
+        self.pinned = False
         self.memory = memory
         self.facts = Facts(store, user_id=user_id) if memory is not None else None
         self.learner = self._learner() if memory is not None else None
@@ -147,6 +162,7 @@ class ChatService:
             embed=embed,
             clock=clock,
         )
+        service.pinned = model is not None
         if conversation_id is not None:
             service.resume(conversation_id)
         elif resume:
@@ -163,6 +179,14 @@ class ChatService:
 
     def use_model(self, profile_name: str) -> None:
         self.model = get_model(self.settings.profile(profile_name), self.settings)
+        self.pinned = True
+
+    def routes_models(self) -> bool:
+        """Whether the policy lets anything leave, so the route must pick the model."""
+        policy = self.settings.routing
+        return policy.privacy != "local-only" or any(
+            p != "local-only" for p in policy.levels.values()
+        )
 
     def set_privacy(self, privacy: str) -> None:
         """Save `privacy` as routing.privacy in config.toml (as `psi config set` does) and
@@ -250,37 +274,88 @@ class ChatService:
             return self._started(ChatStream.of_reply(done), dropped=0)
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
-        tools = self.goal_chat.tools() if self.model.supports_tools else None
-        if tools is None:
-            # Tool traffic from an earlier model that called tools means nothing here.
-            history = [m for m in history if m.role != "tool" and not m.tool_calls]
+        system = self.system_message(self.recall(text))
+        # Labelled before fitting: what a smaller window leaves out can only lower the level.
+        spans = self._spans([system, *history, new])
+        # Goal tools help when a model has them, but progress is logged without them
+        # (psi.goals.conversation), so routing does not demand them.
+        wants_tools = False
         options = options or ChatOptions()
-        reserve = options.max_tokens or self.model.profile.max_tokens
-        fitted = fit_history(
-            system=self.system_message(self.recall(text)),
-            history=history,
-            new=new,
-            window=self.model.context_window,
-            reserve=reserve,
-            count=lambda m: self.model.count_tokens(m.content) + 4,
-            model_name=self.model.name,
-        )
+        candidates = [self.model]
+        route: Route | None = None
+        if self.routes_models():
+            route = self.router(spans, tools=wants_tools)
+            if not self.pinned:
+                candidates = self._models(route)
+
+        def fit(model: ChatModel) -> tuple[list[Message], list[ToolSpec] | None, int]:
+            tools = self.goal_chat.tools() if model.supports_tools else None
+            earlier = history
+            if tools is None:
+                # Tool traffic from an earlier model that called tools means nothing here.
+                earlier = [m for m in history if m.role != "tool" and not m.tool_calls]
+            fitted = fit_history(
+                system=system,
+                history=earlier,
+                new=new,
+                window=model.context_window,
+                reserve=options.max_tokens or model.profile.max_tokens,
+                count=lambda m: model.count_tokens(m.content) + 4,
+                model_name=model.name,
+            )
+            return fitted.messages, tools, fitted.dropped
+
+        def start(
+            model: ChatModel, fitted: tuple[list[Message], list[ToolSpec] | None, int] | None = None
+        ) -> Started:
+            prompt, tools, dropped = fitted or fit(model)
+            stream = model.stream(prompt, tools=tools, options=options)
+            return Started(model, stream, prompt, tools, dropped)
+
+        # A message that fits no window is refused before it is stored.
+        fitted = fit(candidates[0])
         message_id = self._store_user_message(text)
-        stream = self.model.stream(fitted.messages, tools=tools, options=options)
-        spans = self._spans(fitted.messages)
+        first = start(candidates[0], fitted)
         turn = self._started(
-            stream,
-            dropped=fitted.dropped,
-            route=lambda: self.router(spans, tools=tools is not None),
+            first.stream,
+            dropped=first.dropped,
+            route=(lambda: route)
+            if route is not None
+            else (lambda: self.router(spans, tools=wants_tools)),
+            model=first.model,
         )
-        if tools:
-            turn.use_tools(tools, prompt=fitted.messages, options=options, source=message_id)
+        turn.fallbacks = candidates[1:]
+        turn.restart = start
+        if first.tools:
+            turn.use_tools(first.tools, prompt=first.prompt, options=options, source=message_id)
         return turn
 
+    def _models(self, route: Route) -> list[ChatModel]:
+        """The route's chain as models, each remote one behind the door with the privacy
+        the route gives this data. A profile that cannot be built (no API key, a missing
+        file) is passed over; the local default at the chain's end always stays."""
+        models = []
+        for name in route.chain:
+            privacy = route.privacy if name in route.remote else None
+            try:
+                models.append(
+                    get_model(self.settings.profile(name), self.settings, privacy=privacy)
+                )
+            except PsiError:
+                continue
+        return models or [self.model]
+
     def _started(
-        self, stream: ChatStream, *, dropped: int, route: Callable[[], Route] | None = None
+        self,
+        stream: ChatStream,
+        *,
+        dropped: int,
+        route: Callable[[], Route] | None = None,
+        model: ChatModel | None = None,
     ) -> Turn:
-        self.last_turn = Turn(self, self._conversation(), stream, dropped=dropped, route=route)
+        self.last_turn = Turn(
+            self, self._conversation(), stream, dropped=dropped, route=route, model=model
+        )
         return self.last_turn
 
     def _spans(self, messages: Sequence[Message]) -> list[Span]:
@@ -330,12 +405,19 @@ class Turn:
         *,
         dropped: int,
         route: Callable[[], Route] | None = None,
+        model: ChatModel | None = None,
     ) -> None:
         self.service = service
         self.conversation_id = conversation_id
         self.stream = stream
         self.dropped = dropped
-        self.model_name = service.model.name if route is not None else None
+        # The model answering: the route's pick, or the one the user chose.
+        self.model = model or service.model
+        self.model_name = self.model.name if route is not None else None
+        # Models to try next if this one fails before any text, and how to start one.
+        self.fallbacks: list[ChatModel] = []
+        self.restart: Callable[[ChatModel], Started] | None = None
+        self.notes: list[str] = []
         self._route = route
         self._routed: Route | None = None
         self.message_id: int | None = None
@@ -371,8 +453,8 @@ class Turn:
             return None
         return (
             f"{self.dropped} earlier message{'s' if self.dropped != 1 else ''} left out to fit "
-            f"model '{self.service.model.name}' "
-            f"({self.service.model.context_window:,}-token window)."
+            f"model '{self.model.name}' "
+            f"({self.model.context_window:,}-token window)."
         )
 
     def __iter__(self) -> Iterator[str]:
@@ -382,6 +464,12 @@ class Turn:
             except (KeyboardInterrupt, GeneratorExit):
                 self.interrupt()
                 raise
+            except ModelError as exc:
+                if self.stream.text or not self._fall_back(exc):
+                    if self.stream.text:
+                        self.interrupt()
+                    raise
+                continue
             except PsiError:
                 if self.stream.text:
                     self.interrupt()
@@ -394,10 +482,24 @@ class Turn:
             self._run_tools(reply)
         self._save(self.stream.reply)
 
+    def _fall_back(self, failure: ModelError) -> bool:
+        """Start the next model of the route after `failure`; False when none is left."""
+        if not self.fallbacks or self.restart is None:
+            return False
+        failed, self.model = self.model, self.fallbacks.pop(0)
+        self.notes.append(
+            f"{failed.name} failed ({failure.message}); answered by {self.model.name}."
+        )
+        self.model_name = self.model.name
+        started = self.restart(self.model)
+        self.stream, self.dropped = started.stream, started.dropped
+        self.tools, self.prompt = started.tools or [], started.prompt
+        return True
+
     def _run_tools(self, reply: Reply) -> None:
         service = self.service
         service.conversations.add(
-            self.conversation_id, reply.message, model_profile=service.model.name,
+            self.conversation_id, reply.message, model_profile=self.model.name,
             at=service.clock(),
         )  # fmt: skip
         results = []
@@ -408,7 +510,7 @@ class Turn:
             results.append(result)
         self.tool_rounds += 1
         self.prompt = [*self.prompt, reply.message, *results]
-        self.stream = service.model.stream(self.prompt, tools=self.tools, options=self.options)
+        self.stream = self.model.stream(self.prompt, tools=self.tools, options=self.options)
 
     @property
     def reply(self) -> Reply:
@@ -426,7 +528,7 @@ class Turn:
         self.message_id = self.service.conversations.add(
             self.conversation_id,
             reply.message,
-            model_profile=self.service.model.name,
+            model_profile=self.model.name,
             prompt_tokens=reply.usage.prompt_tokens,
             completion_tokens=reply.usage.completion_tokens,
             interrupted=reply.finish_reason == "interrupted",

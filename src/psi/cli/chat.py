@@ -150,6 +150,7 @@ def _stream(turn: Turn) -> None:
         return
     sys.stdout.write("\n")
     sys.stdout.flush()
+    _notes(turn)
 
 
 def _collect(turn: Turn) -> None:
@@ -158,6 +159,15 @@ def _collect(turn: Turn) -> None:
             pass
     except KeyboardInterrupt:
         pass
+    _notes(turn)
+
+
+def _notes(turn: Turn) -> None:
+    """What happened on the way (a model that failed and the one that answered instead)."""
+    from rich.markup import escape
+
+    for note in turn.notes:
+        err.print(f"[yellow]({escape(note)})[/]")
 
 
 def _print_json(turn: Turn) -> None:

@@ -30,12 +30,20 @@ def backend_class(name: str) -> type[ChatModel]:
     return cls
 
 
-def get_model(profile: ModelProfile, settings: Settings) -> ChatModel:
-    """The model for `profile`, built on first use and reused for the rest of the process."""
-    key = profile.model_dump_json()
+def get_model(
+    profile: ModelProfile, settings: Settings, *, privacy: str | None = None
+) -> ChatModel:
+    """The model for `profile`, built on first use and reused for the rest of the process.
+    `privacy` sets the egress door of a remote profile to the policy a route chose for
+    the data (a level override); unset, the door follows `routing.privacy`."""
+    key = profile.model_dump_json() + f"|{privacy}"
     if key not in _cache:
         cls = backend_class(profile.backend.value)
-        _cache[key] = cls.from_profile(profile, settings)
+        model = cls.from_profile(profile, settings)
+        door = getattr(model, "outbound", None)
+        if privacy is not None and door is not None:
+            door.privacy = privacy
+        _cache[key] = model
     return _cache[key]
 
 

@@ -7,6 +7,8 @@ A street line is one of:
 - a compound street word and a number: "Hammarvägen 15", "Koepenicker Str. 74",
   "Trenerys gate 232", "Erzsébet tér 19";
 - a post-office or military box: "P.O. Box 211", "PSC 0725, Box 6031", "APO AE 01708";
+- a house number, capitalised words and a number: "20789 Allika 46";
+- a named street without a number: "Berg Hills Street";
 - after a cue ("address:", "my address is", "lives at", "meet me at"), a house
   number and capitalised words: "at 9816 214 Pavlou Drandaki".
 
@@ -88,19 +90,33 @@ _CUED = re.compile(
     r"meet(?:ing)?[ \t]+(?:me|you|us)|is|are|at)[ \t]+at)[ \t]+"
     rf"(?P<street>{_NUM}(?:[ \t]+\d{{1,5}})?[ \t]+{_CAP}(?:[ \t]+(?:{_CAP}|\d{{1,5}}\b)){{0,4}})",
 )
-_UNIT_ALONE = re.compile(rf"(?<![\w-])(?i:{_UNIT})[ \t]*\d{{1,6}}[A-Za-z]?\b")
+_UNIT_ALONE = re.compile(rf"(?<![\w-])(?i:{_UNIT.replace('|#', '')})[ \t]*\d{{1,6}}[A-Za-z]?\b")
+# A house number, capitalised words and a number: "4923 Parmova 109", "20789 Allika 46".
+_NUMBER_NAME_NUMBER = re.compile(
+    rf"{_PREFIX}{_NUM}[ \t]+{_CAP}(?:[ \t]+{_CAP}){{0,2}}[ \t]+\d{{1,5}}[A-Za-z]?\b\.?"
+)
+# A named street without a number: "Berg Hills Street", "Baker Street".
+_NAMED_STREET = re.compile(
+    rf"(?<![\w-]){_CAP}(?:[ \t]+{_CAP}){{0,2}}[ \t]+(?:Street|Road|Avenue|Boulevard|Lane)\b"
+)
 # What may follow a street on the same line: units, capitalised words, postcodes, commas.
 _SAME_LINE_TAIL = re.compile(
     rf"(?:,?[ \t]+(?:(?i:{_UNIT})[ \t]*\d{{1,6}}[A-Za-z]?|{_CAP}|[A-Z]{{2}}|\d{{3,6}}"
     rf"(?:-\d{{3,4}})?|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d))+"
 )
 _BLOCK_LINE = re.compile(
-    rf"[ \t>]*,?[ \t]*(?:(?i:{_UNIT})[ \t]*\d{{1,6}}[A-Za-z]?|{_CAP}|[A-Z]{{2}}|\d{{1,6}}"
+    rf"[ \t>?*•-]*,?[ \t]*(?:(?i:{_UNIT})[ \t]*\d{{1,6}}[A-Za-z]?|{_CAP}|[A-Z]{{2}}|\d{{1,6}}"
     rf"(?:-\d{{3,4}})?)(?:,?[ \t]+(?:(?i:{_UNIT})[ \t]*\d{{1,6}}[A-Za-z]?|{_CAP}|[A-Z]{{2,3}}"
     rf"|\d{{1,6}}(?:-\d{{3,4}})?|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)){{0,4}}[ \t]*,?[ \t]*$"
 )
 _NUMBER_BEFORE = re.compile(r"\d{1,6}[ \t]+$")
 _BLOCK_LINES = 4
+_MONTHS_AND_DAYS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
+    "friday saturday sunday"
+)
+_CALENDAR = frozenset(_MONTHS_AND_DAYS.split())
 _TIME_WORDS = frozenset({"am", "pm", "a.m.", "p.m.", "o'clock", "hours", "minutes", "days"})
 
 
@@ -124,19 +140,35 @@ class PsiStreetAddressRecognizer(EntityRecognizer):
 def find(text: str) -> list[tuple[int, int, float]]:
     """(start, end, score) spans of street addresses in `text`, overlaps merged."""
     spans: list[tuple[int, int, float]] = []
-    for pattern, score in ((_STREET_EN, 0.8), (_STREET_BEFORE, 0.7), (_STREET_COMPOUND, 0.75)):
+    patterns = (
+        (_STREET_EN, 0.8),
+        (_STREET_BEFORE, 0.7),
+        (_STREET_COMPOUND, 0.75),
+        (_NUMBER_NAME_NUMBER, 0.6),
+        (_NAMED_STREET, 0.5),
+    )
+    for pattern, score in patterns:
         for match in pattern.finditer(text):
+            if pattern is _STREET_BEFORE and not any(ch.isdigit() for ch in match.group()):
+                continue
+            if pattern is _NUMBER_NAME_NUMBER and _is_date(match.group()):
+                continue
             spans.append((*_grow(text, match.start(), match.end()), score))
     for match in _BOX.finditer(text):
         spans.append((*_grow(text, match.start(), match.end()), 0.8))
     for match in _CUED.finditer(text):
         words = match.group("street").split()
-        if fold_time(words):
+        if fold_time(words) or _is_date(match.group("street")):
             continue
         spans.append((*_grow(text, match.start("street"), match.end("street")), 0.6))
     for match in _UNIT_ALONE.finditer(text):
         spans.append((*_grow(text, match.start(), match.end()), 0.6))
     return _merge(spans)
+
+
+def _is_date(text: str) -> bool:
+    """True for "12 March 2026"-like phrases, which are dates, not addresses."""
+    return any(word.lower().rstrip(".,") in _CALENDAR for word in text.split())
 
 
 def fold_time(words: list[str]) -> bool:
@@ -155,12 +187,21 @@ def _grow(text: str, start: int, end: int) -> tuple[int, int]:
         newline = text.find("\n", end)
         if newline == -1 or text[end:newline].strip(" \t,."):
             break
-        line_end = text.find("\n", newline + 1)
+        line_start = newline + 1
+        # One blank line may sit inside a block (before the country line).
+        if (
+            text[line_start : line_start + 1] == "\n"
+            or not text[line_start:].split("\n", 1)[0].strip()
+        ):
+            line_start = text.find("\n", line_start) + 1
+            if line_start == 0:
+                break
+        line_end = text.find("\n", line_start)
         line_end = len(text) if line_end == -1 else line_end
-        line = text[newline + 1 : line_end]
+        line = text[line_start:line_end]
         if not line.strip() or len(line) > 60 or not _BLOCK_LINE.match(line):
             break
-        end = newline + 1 + len(line.rstrip(" \t,."))
+        end = line_start + len(line.rstrip(" \t,."))
     return start, end
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -106,6 +107,7 @@ class Gazetteer:
         return self.common(word) >= EVERYDAY and word not in self.top_first
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold(word: str) -> str:
     """Lower case without accents, as the census lists are written ("Vladimír" -> "vladimir")."""
     decomposed = unicodedata.normalize("NFKD", word.lower())
@@ -198,9 +200,11 @@ class PsiNameRecognizer(EntityRecognizer):
         ]
 
 
-def find_names(doc: Doc) -> list[tuple[int, int, float]]:
-    """(start, end, score) character spans of the names in `doc`."""
+def find_names(parsed: Doc) -> list[tuple[int, int, float]]:
+    """(start, end, score) character spans of the names in `parsed`."""
     known = gazetteer()
+    # A list, as indexing a spaCy Doc builds a new Token object each time.
+    doc = list(parsed)
     spans: dict[int, tuple[int, float]] = {}  # first token -> (one past the last, score)
     i = 0
     while i < len(doc):
@@ -222,7 +226,7 @@ def find_names(doc: Doc) -> list[tuple[int, int, float]]:
     ]
 
 
-def _evidence(doc: Doc, i: int, known: Gazetteer) -> float | None:
+def _evidence(doc: Sequence[Token], i: int, known: Gazetteer) -> float | None:
     """How sure we are that a name starts at token i: None for not at all; below 0.5
     means only if a surname follows."""
     token = doc[i]
@@ -257,7 +261,7 @@ def _evidence(doc: Doc, i: int, known: Gazetteer) -> float | None:
     return None
 
 
-def _name_follows(doc: Doc, i: int, known: Gazetteer) -> bool:
+def _name_follows(doc: Sequence[Token], i: int, known: Gazetteer) -> bool:
     """A surname from the lists, or an initial and a capitalised word, follows token i:
     "Tosh Olsen", "Valida M. Ibragimov", "Csanád P Gere"."""
     if i + 1 >= len(doc) or _line_break_after(doc[i]):
@@ -279,7 +283,7 @@ def _rare(word: str, known: Gazetteer) -> bool:
     return known.common(word) < RARE and word not in STOP
 
 
-def _titled(doc: Doc, i: int) -> bool:
+def _titled(doc: Sequence[Token], i: int) -> bool:
     k = i - 1
     if k >= 0 and doc[k].text == ".":
         k -= 1
@@ -290,7 +294,7 @@ STRONG = "strong"
 WEAK = "weak"
 
 
-def _cue(doc: Doc, i: int) -> str | None:
+def _cue(doc: Sequence[Token], i: int) -> str | None:
     """Whether the words before token i announce a name, and how firmly."""
     k = i - 1
     while k >= 0 and (doc[k].is_space or doc[k].text in {":", ",", "-", "?"}):
@@ -304,7 +308,7 @@ def _cue(doc: Doc, i: int) -> str | None:
     return WEAK if before in WEAK_CUES else None
 
 
-def _extend(doc: Doc, j: int, known: Gazetteer) -> int:
+def _extend(doc: Sequence[Token], j: int, known: Gazetteer) -> int:
     """One past the last token of a name whose first token is j - 1."""
     start = j - 1
     while j < len(doc) and j - start < 5 and not _line_break_after(doc[j - 1]):
@@ -330,8 +334,10 @@ def _taken(spans: dict[int, tuple[int, float]]) -> set[int]:
     return {k for start, (end, _) in spans.items() for k in range(start, end)}
 
 
-def _listed(doc: Doc, spans: dict[int, tuple[int, float]], known: Gazetteer) -> None:
+def _listed(doc: Sequence[Token], spans: dict[int, tuple[int, float]], known: Gazetteer) -> None:
     """Names in a list beside a found name: "Anna, Brian and Carl", "anna, brian and carl"."""
+    if not spans:
+        return
     for _ in range(3):
         taken = _taken(spans)
         added = False
@@ -355,7 +361,7 @@ def _name_shaped(token: Token, known: Gazetteer) -> bool:
     return token.text.islower() and word in known.first and known.common(word) < LOWER_RARE
 
 
-def _list_neighbour(doc: Doc, i: int, taken: set[int]) -> bool:
+def _list_neighbour(doc: Sequence[Token], i: int, taken: set[int]) -> bool:
     for step in (-1, 1):
         k = i + step
         while 0 <= k < len(doc) and doc[k].text in {",", "and", "&", "or"}:
@@ -365,7 +371,7 @@ def _list_neighbour(doc: Doc, i: int, taken: set[int]) -> bool:
     return False
 
 
-def _mentions(doc: Doc, spans: dict[int, tuple[int, float]], known: Gazetteer) -> None:
+def _mentions(doc: Sequence[Token], spans: dict[int, tuple[int, float]], known: Gazetteer) -> None:
     """Other mentions of a found name by one of its parts: "Jens Kreutzmann ... Jens"."""
     parts = (
         {

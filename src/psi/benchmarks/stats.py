@@ -14,3 +14,9 @@ def p90(samples: Sequence[float]) -> float:
     """
     ordered = sorted(samples)
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile by nearest rank (always one of the samples)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]

@@ -1,4 +1,4 @@
-"""`psi bench generate|startup|embed|memory|memory-scale`: benchmarks; how to run them is
+"""`psi bench generate|startup|embed|memory|memory-scale|goals|pii`: benchmarks; how to run them is
 in bench/README.md.
 
 The measuring lives in psi.benchmarks, imported when a command runs; this
@@ -388,6 +388,72 @@ def goals(
         f"{result.check_ins:,} check-ins (target ≤ {TARGET_MS:g} ms: {_verdict(holds)})"
     )
     _write_json(json_file, figures)
+
+
+@app.command("pii")
+@friendly
+def pii(
+    data: Path = typer.Option(..., "--data", help="A presidio-research format JSON file."),
+    json_file: Path | None = JsonOption,
+) -> None:
+    """Personal data kept from leaving by psi's redactor, beside Presidio's defaults on a
+    blank spaCy pipeline: recall, precision and leak rate per entity type, and latency."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from psi.benchmarks import pii as bench
+
+    samples = bench.load_pii(data)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Loading the analyzers", total=None)
+        methods = {bench.PSI: bench.psi_method(), bench.BASELINE: bench.baseline_method()}
+        progress.update(task, total=len(methods) * len(samples), description="Redacting")
+        result = bench.measure_pii(
+            samples, methods=methods, on_sample=lambda _name: progress.update(task, advance=1)
+        )
+    figures = result.as_json()["methods"]
+    table = Table(
+        "entity (gold n)",
+        *(f"{name} {metric}" for name in bench.METHODS for metric in ("leak", "recall", "prec.")),
+        title=f"psi bench pii: {result.samples:,} texts, {result.characters:,} characters",
+    )
+    names = sorted({e for name in bench.METHODS for e in figures[name]["by_entity"]})
+    for entity in ["overall", *names]:
+        cells = []
+        n = 0
+        for name in bench.METHODS:
+            row = figures[name]["overall" if entity == "overall" else "by_entity"]
+            row = row if entity == "overall" else row.get(entity, {})
+            n = row.get("n") or n
+            cells += [_share(row.get(key)) for key in ("leak_rate", "recall", "precision")]
+        table.add_row(f"{entity} ({n})", *cells)
+        if entity == "overall":
+            table.add_section()
+    out.print(table)
+    psi = figures[bench.PSI]
+    for name in bench.METHODS:
+        latency = figures[name]["latency_ms_per_1k_chars"]
+        out.print(
+            f"{name}: {latency['p50']:.1f} ms p50, {latency['p95']:.1f} ms p95 per 1,000 chars"
+        )
+    for entity, limit in bench.LEAK_TARGETS.items():
+        leak = psi["by_entity"].get(entity, {}).get("leak_rate")
+        if leak is not None:
+            out.print(
+                f"psi {entity} leak {leak:.3f} (target ≤ {limit:g}: {_verdict(leak <= limit)})"
+            )
+    precision = psi["overall"]["precision"] or 0.0
+    p95 = psi["latency_ms_per_1k_chars"]["p95"] or 0.0
+    out.print(
+        f"psi precision {precision:.3f} (target ≥ {bench.PRECISION_TARGET:g}: "
+        f"{_verdict(precision >= bench.PRECISION_TARGET)}); p95 {p95:.1f} ms per 1,000 chars "
+        f"(target ≤ {bench.P95_TARGET_MS:g}: {_verdict(p95 <= bench.P95_TARGET_MS)})"
+    )
+    _write_json(json_file, result.as_json())
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def _mib(size: int) -> str:

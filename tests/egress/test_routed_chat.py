@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from support.fake_openai import FakeOpenAI
 from typer.testing import CliRunner
 
 from psi.agent.chat import ChatService
 from psi.config import load_settings
 from psi.egress.ledger import Ledger
+from support.fake_openai import FakeOpenAI
 
 runner = CliRunner()
 
@@ -88,7 +88,7 @@ def test_a_spent_budget_keeps_the_next_message_local(
         spent = Ledger(service.store, user_id=service.user_id).spent(
             since=service.clock().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         )
-        second, notes, later = ask("And what about next week?")
+        second, _, later = ask("And what about next week?")
         route = later.last_turn.route() if later.last_turn else None
     assert first == "Cloud answer."
     assert spent > 0.01  # the ledger priced the first call from its usage

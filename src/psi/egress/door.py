@@ -68,7 +68,7 @@ def open_ledger(db_url: str, user: str) -> Ledger:
 
 def make_redactor(settings: Settings) -> Redacting:
     from psi.egress.known import known_values
-    from psi.egress.redact import Redactor  # type: ignore[import-not-found,unused-ignore]
+    from psi.egress.redact import Redactor
 
     redactor: Redacting = Redactor(known_values(settings))
     return redactor

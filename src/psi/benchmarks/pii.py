@@ -200,17 +200,32 @@ def baseline_method() -> Method:
     return run
 
 
+# Texts of every kind psi redacts, written for the warm-up, so one-time loading is not
+# counted as latency; no sample's words are seen before it is timed.
+WARM_UP = (
+    "Warm-up: Jane Doe, 12 Main Street, jane@example.com.",
+    "Call Dr. Alan Turing on +44 20 7946 0958 or (212) 555-0143, fax 030 901820.",
+    "Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, SSN 078-05-1120.",
+    "Server 192.168.10.24 and 2001:db8::ff00:42:8329; see https://example.org/u/jdoe?x=1.",
+    "Ship to Apt 4B, 221 Baker Street, London NW1 6XE; or 1600 Pennsylvania Ave NW.",
+    "Meet María José García and Li Wei at Rue de Rivoli 99, 75001 Paris on 3 May.",
+)
+
+
 def measure_pii(
     samples: list[Sample],
     *,
     methods: dict[str, Method] | None = None,
     on_sample: Callable[[str], None] | None = None,
 ) -> PiiResult:
-    """Score each method on every sample, after one warm-up call that builds its analyzer."""
+    """Score each method on every sample, after warm-up calls that build its analyzer and
+    load what its recognizers load on first use (phone metadata per region, checksum
+    tables), none of them from the data."""
     methods = methods if methods is not None else {PSI: psi_method(), BASELINE: baseline_method()}
     results: dict[str, MethodResult] = {}
     for name, method in methods.items():
-        method("Warm-up: Jane Doe, 12 Main Street, jane@example.com.")
+        for text in WARM_UP:
+            method(text)
         result = results[name] = MethodResult()
         for sample in samples:
             outcome = method(sample.text)

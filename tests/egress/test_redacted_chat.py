@@ -81,3 +81,23 @@ def test_no_stored_personal_value_reaches_the_cloud(write_config: Callable[[str]
         assert entries and entries[0].redactions.get("PERSON", 0) >= 1
         assert sum(entries[0].redactions.values()) >= 5
     assert len(sent) >= 4
+
+
+def test_a_mangled_or_invented_placeholder_is_flagged_not_guessed(
+    write_config: Callable[[str], Path],
+) -> None:
+    def mangle(request: dict[str, object]) -> str:
+        sent = str(request["messages"][-1]["content"])  # type: ignore[index]
+        issued = re.findall(r"\[PERSON_\d+\]", sent)
+        return f"Say hi to {issued[0]}, to [PERSON 1] and to [PERSON_9]."
+
+    with FakeOpenAI(mangle) as fake:
+        write_config(CONFIG.format(url=fake.url))
+        service = ChatService.open(load_settings(), embed=False)
+        turn = service.send("Please greet Margarethe Vollenweider for me.")
+        reply = "".join(turn)
+        notes = turn.notes
+        service.close()
+    assert "Margarethe Vollenweider" not in fake.raw[0].decode()
+    assert reply == "Say hi to Margarethe Vollenweider, to [PERSON 1] and to [PERSON_9]."
+    assert len(notes) == 1 and "[PERSON 1]" in notes[0] and "[PERSON_9]" in notes[0]

@@ -112,3 +112,20 @@ def _app():  # type: ignore[no-untyped-def]
     from psi.cli.main import app
 
     return app
+
+
+def test_sensitive_data_stays_local_when_the_policy_says_so(
+    write_config: Callable[[str], Path],
+) -> None:
+    """Remote models are allowed, but not for sensitive data: a card number in the
+    message (found by the PII detector) keeps that turn on the local model."""
+    with FakeOpenAI(lambda request: "Cloud answer.") as fake:
+        write_config(config(fake) + '\n[routing.levels]\nsensitive = "local-only"\n')
+        plain, _, _ = ask("What should I cook tonight?")
+        card, _, service = ask("Is 4111 1111 1111 1111 the card I used for the flight?")
+        route = service.last_turn.route() if service.last_turn else None
+    assert plain == "Cloud answer."
+    assert card == "Local answer."
+    assert route is not None and route.level.name == "sensitive" and route.chain == ("local",)
+    assert len(fake.requests) == 1
+    assert all("4111" not in raw.decode() for raw in fake.raw)

@@ -368,6 +368,12 @@ class RoutingSettings(BaseModel):
         """The privacy that applies to data at `level`."""
         return self.levels.get(level.name, self.privacy)
 
+    @property
+    def may_send_out(self) -> bool:
+        """Whether any data may leave at all (privacy or a level override other than
+        local-only); when not, routing cannot change which model answers."""
+        return self.privacy != "local-only" or any(p != "local-only" for p in self.levels.values())
+
     def profile_problems(self, known: Collection[str]) -> list[tuple[list[str], str]]:
         """(where, what) for each profile named here that is not configured."""
         names = ", ".join(sorted(known))

@@ -129,3 +129,21 @@ def test_sensitive_data_stays_local_when_the_policy_says_so(
     assert route is not None and route.level.name == "sensitive" and route.chain == ("local",)
     assert len(fake.requests) == 1
     assert all("4111" not in raw.decode() for raw in fake.raw)
+
+
+def test_planning_goes_to_the_strongest_allowed_model(
+    write_config: Callable[[str], Path],
+) -> None:
+    """Task rules: with remote models allowed and `planning = "strongest"`, `psi goal add`
+    asks the tier-4 cloud model (which here answers nonsense, so psi's own rules plan)."""
+    with FakeOpenAI(lambda request: "not a plan") as fake:
+        write_config(
+            config(fake).replace('default_model = "cloud"', 'default_model = "local"')
+            + '\n[routing.tasks]\nplanning = "strongest"\n'
+        )
+        result = runner.invoke(
+            _app(), ["goal", "add", "Read 24 books by December 2027", "--baseline", "0", "-y"]
+        )
+    assert result.exit_code == 0, result.output
+    assert fake.requests, "the planning model was asked"
+    assert "Read 24 books" in runner.invoke(_app(), ["goal", "list"]).output

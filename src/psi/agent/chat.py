@@ -183,10 +183,7 @@ class ChatService:
 
     def routes_models(self) -> bool:
         """Whether the policy lets anything leave, so the route must pick the model."""
-        policy = self.settings.routing
-        return policy.privacy != "local-only" or any(
-            p != "local-only" for p in policy.levels.values()
-        )
+        return self.settings.routing.may_send_out
 
     def set_privacy(self, privacy: str) -> None:
         """Save `privacy` as routing.privacy in config.toml (as `psi config set` does) and

@@ -1,0 +1,154 @@
+"""Train the embedded guard's weights (psi.safety.embedded) from the safety JSONL files.
+
+    python bench/train_safety.py --data ../shared/data/safety
+
+Reads every *.jsonl under --data (the unified schema of `psi bench safety`), keeps the
+rows psi.safety.split leaves for training, fits three logistic regressions on hashed
+word and character n-grams, and writes src/psi/safety/embedded_guard.npz (int8 weights)
+and embedded_guard.json (sha256, this command, row counts, thresholds). The data stays
+where it is: only weights enter the repository.
+
+Heads and their rows:
+- unsafe: label unsafe (positive) against safe; BIPIA contexts count as safe.
+- injection: label injection against benign, plus XSTest, MITRE false-refusal prompts
+  and JailbreakBench model answers as benign (none of them tells psi what to do).
+- S-code: unsafe rows whose `category` maps to an MLCommons code (CATEGORY_TO_CODE).
+
+Thresholds come from out-of-fold scores on the training rows only: the lowest cut-off
+whose false-positive rate there is at most THRESHOLD_FPR for that head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, cross_val_predict
+
+from psi.safety import embedded
+from psi.safety.split import group_key, held_out
+
+OUT = Path(__file__).resolve().parent.parent / "src" / "psi" / "safety"
+
+# JailbreakBench and XSTest categories to the nearest MLCommons hazard (S1-S14).
+CATEGORY_TO_CODE = {
+    "Harassment/Discrimination": "S10",
+    "Government decision-making": "S2",
+    "Sexual/Adult content": "S12",
+    "Fraud/Deception": "S2",
+    "Malware/Hacking": "S2",
+    "Economic harm": "S2",
+    "Privacy": "S7",
+    "Physical harm": "S1",
+    "Disinformation": "S5",
+    "Expert advice": "S6",
+    "contrast_discr": "S10",
+    "contrast_privacy": "S7",
+}
+THRESHOLD_FPR = {"unsafe": 0.03, "injection": 0.01}
+C = 8.0
+
+
+def load_rows(folder: Path) -> list[dict[str, str]]:
+    rows = []
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            rows += [json.loads(line) for line in lines if line.strip()]
+    return rows
+
+
+def threshold(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
+    """The lowest cut-off with at most `fpr` of the negatives at or above it."""
+    negatives = np.sort(scores[labels == 0])[::-1]
+    allowed = int(np.floor(fpr * len(negatives)))
+    return float(min(0.99, negatives[allowed] + 1e-6)) if len(negatives) > allowed else 0.5
+
+
+def fit(rows: list[dict[str, str]], positive: str, name: str) -> tuple[LogisticRegression, float]:
+    x = embedded.vectorize([r["text"] for r in rows])
+    labels = np.array([r["label"] == positive for r in rows], int)
+    groups = [group_key(r["id"]) for r in rows]
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
+    # Folds by group, so a clean context is never scored by a model that saw it attacked.
+    cv = GroupKFold(n_splits=5)
+    oof = cross_val_predict(clf, x, labels, groups=groups, cv=cv, method="predict_proba")[:, 1]
+    cut = threshold(oof, labels, THRESHOLD_FPR[name])
+    clf.fit(x, labels)
+    return clf, cut
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder of safety *.jsonl")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    rows = [r for r in load_rows(args.data) if not held_out(r["id"])]
+
+    hazard = [
+        r for r in rows if r["label"] in ("unsafe", "safe") or r["source"].startswith("bipia")
+    ]
+    inj = [
+        r
+        for r in rows
+        if r["label"] in ("injection", "benign")
+        or r["source"] in ("xstest", "cyberseceval-frr")
+        or (r["source"].startswith("jbb") and r["channel"] == "model")
+    ]
+    unsafe_clf, unsafe_cut = fit(hazard, "unsafe", "unsafe")
+    inj_clf, inj_cut = fit(inj, "injection", "injection")
+    coded = [r for r in rows if r["label"] == "unsafe" and r.get("category") in CATEGORY_TO_CODE]
+    code_clf = LogisticRegression(C=C, max_iter=2000)
+    code_clf.fit(
+        embedded.vectorize([r["text"] for r in coded]),
+        [CATEGORY_TO_CODE[r["category"]] for r in coded],
+    )
+    codes = [str(c) for c in code_clf.classes_]
+
+    weights = np.vstack([unsafe_clf.coef_, inj_clf.coef_, code_clf.coef_])
+    bias = np.concatenate([unsafe_clf.intercept_, inj_clf.intercept_, code_clf.intercept_])
+    q, scale = embedded.quantize(weights)
+    meta = {"codes": codes, "thresholds": {"unsafe": unsafe_cut, "injection": inj_cut}}
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        weights=q,
+        scale=scale,
+        bias=bias.astype(np.float32),
+        meta=np.array(json.dumps(meta)),
+    )
+    raw = buffer.getvalue()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / embedded.ARTIFACT).write_bytes(raw)
+    data_arg = args.data.name if args.data.name else str(args.data)
+    manifest = {
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "bytes": len(raw),
+        "command": f"python bench/train_safety.py --data .../{data_arg}",
+        "argv": shlex.join(sys.argv[1:] if argv is None else argv),
+        "files": sorted(p.name for p in args.data.glob("*.jsonl")),
+        "split": "psi.safety.split.held_out(id) false (about 70% of id groups)",
+        "rows": {"unsafe": len(hazard), "injection": len(inj), "codes": len(coded)},
+        "features": {
+            k: {**v, "ngram_range": list(v["ngram_range"])} for k, v in embedded.FEATURES.items()
+        },
+        "C": C,
+        **meta,
+    }
+    (args.out / embedded.MANIFEST).write_text(
+        json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+    )
+    print(
+        f"wrote {args.out / embedded.ARTIFACT}: {len(raw):,} bytes, thresholds {meta['thresholds']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

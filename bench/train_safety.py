@@ -11,11 +11,13 @@ where it is: only weights enter the repository.
 Heads and their rows:
 - unsafe: label unsafe (positive) against safe; BIPIA contexts count as safe.
 - injection: label injection against benign, plus XSTest, MITRE false-refusal prompts
-  and JailbreakBench model answers as benign (none of them tells psi what to do).
+  and JailbreakBench model answers as benign (none of them tells psi what to do);
+  benign texts whole and line by line, attacked BIPIA contexts by their inserted lines
+  only (see injection_units), as the guard takes the best line's score.
 - S-code: unsafe rows whose `category` maps to an MLCommons code (CATEGORY_TO_CODE).
 
-Thresholds come from out-of-fold scores on the training rows only: the lowest cut-off
-whose false-positive rate there is at most THRESHOLD_FPR for that head.
+Thresholds come from out-of-fold scores on the training rows only (a document scores its
+best line): the lowest cut-off whose false-positive rate there is at most THRESHOLD_FPR.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from psi.safety import embedded
+from psi.safety.rules import rule_score
 from psi.safety.split import group_key, held_out
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "psi" / "safety"
@@ -71,17 +74,55 @@ def threshold(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
     return float(min(0.99, negatives[allowed] + 1e-6)) if len(negatives) > allowed else 0.5
 
 
-def fit(rows: list[dict[str, str]], positive: str, name: str) -> tuple[LogisticRegression, float]:
-    x = embedded.vectorize([r["text"] for r in rows])
-    labels = np.array([r["label"] == positive for r in rows], int)
-    groups = [group_key(r["id"]) for r in rows]
+def fit(
+    texts: list[str],
+    labels: np.ndarray,
+    groups: list[str],
+    docs: list[str],
+    name: str,
+    floor: dict[str, float] | None = None,
+) -> tuple[LogisticRegression, float]:
+    """One head, and its threshold: out-of-fold scores, folds by group so a clean context is
+    never scored by a model that saw it attacked; a document scores its best unit, or its
+    `floor` (what the rules give it) where that is higher."""
+    x = embedded.vectorize(texts)
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-    # Folds by group, so a clean context is never scored by a model that saw it attacked.
     cv = GroupKFold(n_splits=5)
     oof = cross_val_predict(clf, x, labels, groups=groups, cv=cv, method="predict_proba")[:, 1]
-    cut = threshold(oof, labels, THRESHOLD_FPR[name])
+    best: dict[str, tuple[float, int]] = {}
+    for doc, score, label in zip(docs, oof, labels, strict=True):
+        old = best.get(doc, ((floor or {}).get(doc, 0.0), 0))
+        best[doc] = (max(old[0], float(score)), max(old[1], int(label)))
+    doc_scores = np.array([v[0] for v in best.values()])
+    doc_labels = np.array([v[1] for v in best.values()])
+    cut = threshold(doc_scores, doc_labels, THRESHOLD_FPR[name])
     clf.fit(x, labels)
     return clf, cut
+
+
+def injection_units(rows: list[dict[str, str]]) -> list[tuple[str, int, str, str]]:
+    """(text, label, group, document id) for the injection head. Benign texts count whole
+    and by line and sentence (psi.safety.embedded.segments), as the guard scores them; an
+    attacked BIPIA context gives only the lines its clean version lacks (the attack)."""
+    clean = {group_key(r["id"]): r["text"] for r in rows if r["id"].endswith("-clean")}
+    # A line any benign text has (a code fence, "import os") is no attack wherever it is.
+    ordinary = {t for r in rows if r["label"] != "injection" for t in embedded.segments(r["text"])}
+    units = []
+    for r in rows:
+        group = group_key(r["id"])
+        if r["label"] != "injection":
+            texts = [r["text"], *embedded.segments(r["text"])]
+            units += [(t, 0, group, r["id"]) for t in dict.fromkeys(texts)]
+        elif group in clean:
+            attack = [
+                t
+                for t in embedded.segments(r["text"])
+                if t not in clean[group] and t not in ordinary
+            ]
+            units += [(t, 1, group, r["id"]) for t in attack]
+        else:
+            units.append((r["text"], 1, group, r["id"]))
+    return units
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,8 +142,22 @@ def main(argv: list[str] | None = None) -> int:
         or r["source"] in ("xstest", "cyberseceval-frr")
         or (r["source"].startswith("jbb") and r["channel"] == "model")
     ]
-    unsafe_clf, unsafe_cut = fit(hazard, "unsafe", "unsafe")
-    inj_clf, inj_cut = fit(inj, "injection", "injection")
+    unsafe_clf, unsafe_cut = fit(
+        [r["text"] for r in hazard],
+        np.array([r["label"] == "unsafe" for r in hazard], int),
+        [group_key(r["id"]) for r in hazard],
+        [r["id"] for r in hazard],
+        "unsafe",
+    )
+    units = injection_units(inj)
+    inj_clf, inj_cut = fit(
+        [u[0] for u in units],
+        np.array([u[1] for u in units], int),
+        [u[2] for u in units],
+        [u[3] for u in units],
+        "injection",
+        floor={r["id"]: rule_score(r["text"]) for r in inj},
+    )
     coded = [r for r in rows if r["label"] == "unsafe" and r.get("category") in CATEGORY_TO_CODE]
     code_clf = LogisticRegression(C=C, max_iter=2000)
     code_clf.fit(
@@ -135,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "files": sorted(p.name for p in args.data.glob("*.jsonl")),
         "split": "psi.safety.split.held_out(id) false (about 70% of id groups)",
         "rows": {"unsafe": len(hazard), "injection": len(inj), "codes": len(coded)},
+        "injection_units": len(units),
         "features": {
             k: {**v, "ngram_range": list(v["ngram_range"])} for k, v in embedded.FEATURES.items()
         },

@@ -11,15 +11,17 @@ int8 with one scale per row, in `embedded_guard.npz` beside this module; how the
 made (command, data, sha256) is in `embedded_guard.json`, written by
 bench/train_safety.py. They are read once per process, on first use.
 
-The injection score is the larger of the classifier's and the strongest rule's
-(psi.safety.rules). What a guard does with the scores is the policy's business;
-`thresholds` are the cut-offs the training script chose, for the bench and as defaults.
+The injection score is the largest of the classifier's on the whole text, on each of its
+lines and sentences, and the strongest rule's (psi.safety.rules). What a guard does with
+the scores is the policy's business; `thresholds` are the cut-offs the training script
+chose, for the bench and as defaults.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -41,6 +43,17 @@ FEATURES: dict[str, Any] = {
 N_FEATURES = sum(spec["n_features"] for spec in FEATURES.values())
 
 HEADS = ("unsafe", "injection")
+
+# Lines and sentences: an instruction slipped into a long document is scored on its own,
+# not diluted by the table or email around it.
+_SEGMENT = re.compile(r"\n+|(?<=[.!?])\s+")
+MAX_SEGMENTS = 200
+
+
+def segments(text: str) -> list[str]:
+    """The text's lines and sentences of three or more characters, at most MAX_SEGMENTS."""
+    parts = [part.strip() for part in _SEGMENT.split(text)]
+    return [part for part in parts if len(part) >= 3][:MAX_SEGMENTS]
 
 
 def vectorizers() -> list[Any]:
@@ -151,9 +164,13 @@ class EmbeddedGuard:
         m = model()
         if self._parts is None:
             self._parts = vectorizers()
-        features = vectorize([text], self._parts)
-        logits = np.asarray(features @ m.weights).ravel() + m.bias
-        unsafe, injection = (float(p) for p in _sigmoid(logits[:2]))
+        parts = segments(text)
+        features = vectorize([text, *parts] if len(parts) > 1 else [text], self._parts)
+        logits = np.asarray(features[0] @ m.weights).ravel() + m.bias
+        unsafe = float(_sigmoid(logits[:1])[0])
+        # Injection: the whole text or its most instruction-like line or sentence.
+        per_part = np.asarray(features @ m.weights[:, 1]).ravel() + m.bias[1]
+        injection = float(_sigmoid(per_part).max())
         codes = logits[2:] - logits[2:].max()
         shares = np.exp(codes) / np.exp(codes).sum()
         hazards = {

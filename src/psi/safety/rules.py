@@ -50,7 +50,9 @@ _OVERRIDE = re.compile(
 _NEW_ROLE = re.compile(
     r"\b(you are now|you're now|from now on,? you (are|will|must|shall)|"
     r"pretend (that )?you are|act as (an? )?(unrestricted|unfiltered|jailbroken|evil|DAN)|"
-    r"you have no (restrictions|rules|limits|guidelines)|developer mode|\bDAN\b mode)",
+    r"you have no (restrictions|rules|limits|guidelines)|"
+    r"(god|jailbreak|DAN|unrestricted|unfiltered|override) mode|"
+    r"developer mode (enabled|on|activated))",
     re.IGNORECASE,
 )
 _ROLE_LINE = re.compile(
@@ -117,19 +119,26 @@ def _private_use_run(text: str) -> bool:
     return False
 
 
+# Scores sit above the classifier's usual cut-off (about 0.9), so a rule that fires is
+# enough to flag a text; the training script counts the rules when it picks the cut-off.
 RULES: tuple[Rule, ...] = (
-    Rule("invisible-unicode", 0.9, _invisible),
-    Rule("bidi-unicode", 0.9, lambda text: bool(_BIDI.search(text))),
-    Rule("private-use-unicode", 0.6, _private_use_run),
-    Rule("base64-payload", 0.7, _base64_payload),
-    Rule("hex-payload", 0.7, _hex_payload),
-    Rule("override-previous", 0.95, lambda text: bool(_OVERRIDE.search(text))),
-    Rule("new-role", 0.8, lambda text: bool(_NEW_ROLE.search(text))),
-    Rule("role-line", 0.8, lambda text: bool(_ROLE_LINE.search(text))),
-    Rule("new-instructions", 0.8, lambda text: bool(_NEW_INSTRUCTIONS.search(text))),
+    Rule("invisible-unicode", 0.98, _invisible),
+    Rule("bidi-unicode", 0.98, lambda text: bool(_BIDI.search(text))),
+    Rule("private-use-unicode", 0.9, _private_use_run),
+    Rule("base64-payload", 0.95, _base64_payload),
+    Rule("hex-payload", 0.95, _hex_payload),
+    Rule("override-previous", 0.99, lambda text: bool(_OVERRIDE.search(text))),
+    Rule("new-role", 0.97, lambda text: bool(_NEW_ROLE.search(text))),
+    Rule("role-line", 0.97, lambda text: bool(_ROLE_LINE.search(text))),
+    Rule("new-instructions", 0.97, lambda text: bool(_NEW_INSTRUCTIONS.search(text))),
 )
 
 
 def apply_rules(text: str) -> tuple[Rule, ...]:
     """The rules that fire on `text`, in the order of RULES."""
     return tuple(rule for rule in RULES if rule.fires(text))
+
+
+def rule_score(text: str) -> float:
+    """The injection score the rules alone give `text`: the strongest that fires, or 0."""
+    return max((rule.injection for rule in apply_rules(text)), default=0.0)

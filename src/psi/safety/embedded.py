@@ -48,12 +48,14 @@ HEADS = ("unsafe", "injection")
 # not diluted by the table or email around it.
 _SEGMENT = re.compile(r"\n+|(?<=[.!?])\s+")
 MAX_SEGMENTS = 200
+# Shorter lines ("import os", "count = 0") say too little alone; the whole text has them.
+MIN_SEGMENT = 20
 
 
 def segments(text: str) -> list[str]:
-    """The text's lines and sentences of three or more characters, at most MAX_SEGMENTS."""
+    """The text's lines and sentences of MIN_SEGMENT or more characters, at most MAX_SEGMENTS."""
     parts = [part.strip() for part in _SEGMENT.split(text)]
-    return [part for part in parts if len(part) >= 3][:MAX_SEGMENTS]
+    return [part for part in parts if len(part) >= MIN_SEGMENT][:MAX_SEGMENTS]
 
 
 def vectorizers() -> list[Any]:

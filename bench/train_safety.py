@@ -1,19 +1,21 @@
 """Train the embedded guard's weights (psi.safety.embedded) from the safety JSONL files.
 
-    python bench/train_safety.py --data ../shared/data/safety
+    python bench/train_safety.py --data ../shared/data/safety \
+        --data bench/data/safety-everyday.jsonl
 
-Reads every *.jsonl under --data (the unified schema of `psi bench safety`), keeps the
-rows psi.safety.split leaves for training, fits three logistic regressions on hashed
-word and character n-grams, and writes src/psi/safety/embedded_guard.npz (int8 weights)
-and embedded_guard.json (sha256, this command, row counts, thresholds). The data stays
-where it is: only weights enter the repository.
+Reads every --data file and every *.jsonl in a --data folder (the unified schema of
+`psi bench safety`), keeps the rows psi.safety.split leaves for training, fits three
+logistic regressions on hashed word and character n-grams, and writes
+src/psi/safety/embedded_guard.npz (int8 weights) and embedded_guard.json (sha256, this
+command, row counts, thresholds). The data stays where it is: only weights enter the
+repository.
 
 Heads and their rows:
 - unsafe: label unsafe (positive) against safe; BIPIA contexts count as safe.
-- injection: label injection against benign, plus XSTest, MITRE false-refusal prompts
-  and JailbreakBench model answers as benign (none of them tells psi what to do);
-  benign texts whole and line by line, attacked BIPIA contexts by their inserted lines
-  only (see injection_units), as the guard takes the best line's score.
+- injection: label injection against benign, plus XSTest, MITRE false-refusal prompts,
+  psi's everyday requests and JailbreakBench model answers as benign (none of them
+  tells psi what to do); benign texts whole and line by line, attacked BIPIA contexts
+  by their inserted lines only (see injection_units), as the guard takes the best line.
 - S-code: unsafe rows whose `category` maps to an MLCommons code (CATEGORY_TO_CODE).
 
 Thresholds come from out-of-fold scores on the training rows only (a document scores its
@@ -59,9 +61,11 @@ THRESHOLD_FPR = {"unsafe": 0.03, "injection": 0.01}
 C = 8.0
 
 
-def load_rows(folder: Path) -> list[dict[str, str]]:
+def load_rows(paths: list[Path]) -> list[dict[str, str]]:
+    """Rows of every JSONL file named, or found in a folder named."""
+    files = [f for p in paths for f in (sorted(p.glob("*.jsonl")) if p.is_dir() else [p])]
     rows = []
-    for path in sorted(folder.glob("*.jsonl")):
+    for path in files:
         with path.open(encoding="utf-8") as lines:
             rows += [json.loads(line) for line in lines if line.strip()]
     return rows
@@ -127,7 +131,9 @@ def injection_units(rows: list[dict[str, str]]) -> list[tuple[str, int, str, str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder of safety *.jsonl")
+    parser.add_argument(
+        "--data", type=Path, action="append", required=True, help="a JSONL file or a folder of them"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     rows = [r for r in load_rows(args.data) if not held_out(r["id"])]
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         r
         for r in rows
         if r["label"] in ("injection", "benign")
-        or r["source"] in ("xstest", "cyberseceval-frr")
+        or r["source"] in ("xstest", "cyberseceval-frr", "psi-everyday")
         or (r["source"].startswith("jbb") and r["channel"] == "model")
     ]
     unsafe_clf, unsafe_cut = fit(
@@ -181,13 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     raw = buffer.getvalue()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / embedded.ARTIFACT).write_bytes(raw)
-    data_arg = args.data.name if args.data.name else str(args.data)
     manifest = {
         "sha256": hashlib.sha256(raw).hexdigest(),
         "bytes": len(raw),
-        "command": f"python bench/train_safety.py --data .../{data_arg}",
+        "command": "python bench/train_safety.py --data ../shared/data/safety "
+        "--data bench/data/safety-everyday.jsonl",
         "argv": shlex.join(sys.argv[1:] if argv is None else argv),
-        "files": sorted(p.name for p in args.data.glob("*.jsonl")),
+        "files": sorted(
+            p.name for d in args.data for p in ([d] if d.is_file() else d.glob("*.jsonl"))
+        ),
         "split": "psi.safety.split.held_out(id) false (about 70% of id groups)",
         "rows": {"unsafe": len(hazard), "injection": len(inj), "codes": len(coded)},
         "injection_units": len(units),

@@ -226,9 +226,16 @@ HEADLINES: dict[str, Callable[[Sample], bool]] = {
     ),
     "over-refusal: xstest safe": lambda s: s.source == "xstest" and not s.positive,
     "over-refusal: mitre": lambda s: s.source == "cyberseceval-frr",
+    "over-refusal: psi-everyday": lambda s: s.source == "psi-everyday",
     "injection: cyberseceval": lambda s: s.source == "cyberseceval-pi",
     "injection: bipia": lambda s: s.task == INJECTION and s.source.startswith("bipia"),
+    # The injection score on safe user prompts, which no injection set has as negatives.
+    "injection false alarms: safe user prompts": lambda s: (
+        s.task == HAZARD and s.channel == Channel.user and not s.positive
+    ),
 }
+# Pools judged on the injection score though their rows carry hazard labels.
+INJECTION_POOLS = frozenset({"injection false alarms: safe user prompts"})
 
 
 @dataclass
@@ -268,11 +275,14 @@ def measure_safety(
                     f"{sample.task}/{sample.channel.value}", Tally(sample.task)
                 ),
             ]
-            tallies += [
-                result.headline.setdefault(pool, Tally(sample.task))
-                for pool, belongs in HEADLINES.items()
-                if belongs(sample)
-            ]
+            for pool, belongs in HEADLINES.items():
+                if not belongs(sample):
+                    continue
+                if pool in INJECTION_POOLS:
+                    tally = result.headline.setdefault(pool, Tally(INJECTION))
+                    tally.add(False, flag_injection, injection)
+                else:
+                    tallies.append(result.headline.setdefault(pool, Tally(sample.task)))
             for tally in tallies:
                 tally.add(sample.positive, flagged, score)
             if on_sample is not None:

@@ -510,13 +510,20 @@ def safety(
     if f1 is not None:
         holds = _verdict(f1 >= bench.HAZARD_F1_TARGET)
         out.print(f"psi hazard F1 {f1:.3f} (target ≥ {bench.HAZARD_F1_TARGET:g}: {holds})")
-    for pool in ("over-refusal: xstest safe", "over-refusal: mitre"):
+    for pool in (
+        "over-refusal: xstest safe",
+        "over-refusal: mitre",
+        "over-refusal: psi-everyday",
+    ):
         fpr = head.get(pool, {}).get("fpr")
         if fpr is not None:
             holds = _verdict(fpr <= bench.OVER_REFUSAL_FPR_TARGET)
             out.print(
                 f"psi {pool} FPR {fpr:.3f} (target ≤ {bench.OVER_REFUSAL_FPR_TARGET:g}: {holds})"
             )
+    alarms = head.get("injection false alarms: safe user prompts", {}).get("fpr")
+    if alarms is not None:
+        out.print(f"psi injection score flags {alarms:.3f} of safe user prompts (no target)")
     bipia_fpr = head.get("injection: bipia", {}).get("fpr")
     for pool in ("injection: cyberseceval", "injection: bipia"):
         recall = head.get(pool, {}).get("recall")

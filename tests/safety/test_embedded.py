@@ -46,3 +46,14 @@ def test_a_rule_raises_the_injection_score_and_is_named() -> None:
     assert attacked.injection >= 0.9
     clean = guard.assess("| a | b |\n| 1 | 2 |", Channel.document)
     assert clean.rules == () and clean.injection < attacked.injection
+
+
+def test_a_wheel_ships_the_artifact() -> None:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert {"safety/embedded_guard.npz", "safety/embedded_guard.json"} <= set(
+        data["package-data"]["psi"]
+    )

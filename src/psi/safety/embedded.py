@@ -15,6 +15,12 @@ The injection score is the largest of the classifier's on the whole text, on eac
 lines and sentences, and the strongest rule's (psi.safety.rules). What a guard does with
 the scores is the policy's business; `thresholds` are the cut-offs the training script
 chose, for the bench and as defaults.
+
+Known limits (BENCHMARKS.md, "Safety"): the injection head learned BIPIA's attack
+instructions, which are ordinary requests ("What is the capital of Brazil?"), so on the
+user channel its score is high for such questions; weigh it on tool and document
+channels. The hazard head learned JailbreakBench's style more than harm: plain harmful
+questions ("How do I make a bomb?") often score under the cut-off.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`psi bench generate|startup|embed|memory|memory-scale|goals|pii`: benchmarks; how to run them is
-in bench/README.md.
+"""`psi bench generate|startup|embed|memory|memory-scale|goals|pii|safety`: benchmarks; how
+to run them is in bench/README.md.
 
 The measuring lives in psi.benchmarks, imported when a command runs; this
 module shows the figures against the targets in BENCHMARKS.md and writes
@@ -448,6 +448,102 @@ def pii(
         f"psi precision {precision:.3f} (target ≥ {bench.PRECISION_TARGET:g}: "
         f"{_verdict(precision >= bench.PRECISION_TARGET)}); p95 {p95:.1f} ms per 1,000 chars "
         f"(target ≤ {bench.P95_TARGET_MS:g}: {_verdict(p95 <= bench.P95_TARGET_MS)})"
+    )
+    _write_json(json_file, result.as_json())
+
+
+@app.command("safety")
+@friendly
+def safety(
+    data: list[Path] = typer.Option(..., "--data", help="A safety JSONL file; repeat for more."),
+    all_rows: bool = typer.Option(
+        False, "--all-rows", help="Judge every row, also those the classifier trained on."
+    ),
+    json_file: Path | None = JsonOption,
+) -> None:
+    """psi's embedded guard beside allow-all and profanity-check: precision, recall, F1,
+    false-positive rate and AUPRC per source, latency per message, on held-out rows."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from psi.benchmarks import safety as bench
+
+    samples = bench.load_safety(data, only_held_out=not all_rows)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Loading the guards", total=None)
+        methods = {
+            bench.PSI: bench.psi_method(),
+            bench.ALLOW_ALL: bench.allow_all_method(),
+            bench.PROFANITY: bench.profanity_method(),
+        }
+        progress.update(task, total=len(methods) * len(samples), description="Scoring")
+        result = bench.measure_safety(
+            samples,
+            methods=methods,
+            held_out_only=not all_rows,
+            on_sample=lambda _name: progress.update(task, advance=1),
+        )
+    figures = result.as_json()["methods"]
+    rows = (
+        "held-out rows only (psi.safety.split)" if not all_rows else "all rows, training included"
+    )
+    table = Table(
+        "source (task, n)",
+        *(f"{name} {metric}" for name in bench.METHODS for metric in ("F1", "recall", "FPR")),
+        title=f"psi bench safety: {result.samples:,} texts, {rows}",
+    )
+    psi = figures[bench.PSI]
+    for group in ("by_source", "headline"):
+        for key, row in psi[group].items():
+            cells = []
+            for name in bench.METHODS:
+                cell = figures[name][group][key]
+                cells += [_share(cell[metric]) for metric in ("f1", "recall", "fpr")]
+            table.add_row(f"{key} ({row['task']}, {row['n']})", *cells)
+        table.add_section()
+    out.print(table)
+    for name in bench.METHODS:
+        latency = figures[name]["latency_ms"]
+        out.print(f"{name}: {latency['p50']:.2f} ms p50, {latency['p95']:.2f} ms p95 per message")
+    head = psi["headline"]
+    f1 = head.get("hazard: jbb prompts vs xstest-safe + mitre", {}).get("f1")
+    if f1 is not None:
+        holds = _verdict(f1 >= bench.HAZARD_F1_TARGET)
+        out.print(f"psi hazard F1 {f1:.3f} (target ≥ {bench.HAZARD_F1_TARGET:g}: {holds})")
+    for pool in (
+        "over-refusal: xstest safe",
+        "over-refusal: mitre",
+        "over-refusal: psi-everyday",
+    ):
+        fpr = head.get(pool, {}).get("fpr")
+        if fpr is not None:
+            holds = _verdict(fpr <= bench.OVER_REFUSAL_FPR_TARGET)
+            out.print(
+                f"psi {pool} FPR {fpr:.3f} (target ≤ {bench.OVER_REFUSAL_FPR_TARGET:g}: {holds})"
+            )
+    alarms = head.get("injection false alarms: safe user prompts", {}).get("fpr")
+    if alarms is not None:
+        out.print(f"psi injection score flags {alarms:.3f} of safe user prompts (no target)")
+    bipia_fpr = head.get("injection: bipia", {}).get("fpr")
+    for pool in ("injection: cyberseceval", "injection: bipia"):
+        recall = head.get(pool, {}).get("recall")
+        if recall is None:
+            continue
+        fpr_text = "n/a" if bipia_fpr is None else f"{bipia_fpr:.3f}"
+        holds = _verdict(
+            recall >= bench.INJECTION_RECALL_TARGET
+            and bipia_fpr is not None
+            and bipia_fpr <= bench.INJECTION_FPR_TARGET
+        )
+        out.print(
+            f"psi {pool} recall {recall:.3f} at FPR {fpr_text} on BIPIA clean contexts "
+            f"(target ≥ {bench.INJECTION_RECALL_TARGET:g} at ≤ {bench.INJECTION_FPR_TARGET:g}: "
+            f"{holds})"
+        )
+    p95 = psi["latency_ms"]["p95"] or 0.0
+    out.print(
+        f"psi p95 {p95:.2f} ms per message (target ≤ {bench.P95_TARGET_MS:g}: "
+        f"{_verdict(p95 <= bench.P95_TARGET_MS)})"
     )
     _write_json(json_file, result.as_json())
 

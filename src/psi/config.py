@@ -394,6 +394,72 @@ class RoutingSettings(BaseModel):
         return problems
 
 
+GuardBackend = Literal["embedded", "llama-guard", "moderation", "none"]
+GuardAction = Literal["allow", "warn", "block"]
+# Categories refused by default; the rest are answered with care (warn) or allowed.
+# S6 (specialized advice: health, law, money) and S11 (self-harm) are helped, not refused.
+DEFAULT_ACTIONS: dict[str, GuardAction] = {
+    "S1": "block", "S2": "block", "S3": "block", "S4": "block", "S5": "warn",
+    "S6": "allow", "S7": "warn", "S8": "warn", "S9": "block", "S10": "block",
+    "S11": "warn", "S12": "warn", "S13": "warn", "S14": "block",
+}  # fmt: skip
+
+
+class SafetySettings(BaseModel):
+    """The guards on every channel and the approval of risky actions (`[safety]`,
+    psi.safety). What a guard scores, the policy here turns into allow, warn or block."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    guard: GuardBackend = Field(
+        default="embedded",
+        description="embedded (offline classifier and rules), llama-guard (Llama Guard "
+        "behind an OpenAI-compatible server), moderation (a remote moderation API, through "
+        "the egress door, redacted), none (no hazard checks; approvals still apply).",
+    )
+    guard_model: str | None = Field(
+        default=None,
+        description="llama-guard / moderation: the model profile that serves it.",
+    )
+    actions: dict[str, GuardAction] = Field(
+        default_factory=lambda: dict(DEFAULT_ACTIONS),
+        description='Action per hazard category S1-S14: {S6 = "allow", S12 = "block"}.',
+    )
+    hazard_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Hazard score from which a category counts."
+    )
+    injection_threshold_user: float = Field(
+        default=0.97,
+        ge=0,
+        le=1,
+        description="Injection score that flags what the user types (their own words).",
+    )
+    injection_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Injection score that flags tool output and documents (stricter).",
+    )
+    injection_action: GuardAction = Field(
+        default="block",
+        description="What happens to tool output or a document that reads as instructions: "
+        "block (withheld from the model), warn (kept, marked), allow.",
+    )
+    confirm: Literal["ask", "deny"] = Field(
+        default="ask",
+        description="Risky actions: ask (the CLI asks y/n, the API holds them for approval) "
+        "or deny (never run them on untrusted say-so).",
+    )
+
+    @field_validator("actions")
+    @classmethod
+    def _known_codes(cls, value: dict[str, GuardAction]) -> dict[str, GuardAction]:
+        for code in value:
+            if code not in DEFAULT_ACTIONS:
+                raise ValueError(f"no hazard category {code!r}; categories are S1 to S14")
+        return {**DEFAULT_ACTIONS, **value}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PSI_",
@@ -433,6 +499,7 @@ class Settings(BaseSettings):
     goals: GoalSettings = Field(default_factory=lambda: GoalSettings())
     egress: EgressSettings = Field(default_factory=lambda: EgressSettings())
     routing: RoutingSettings = Field(default_factory=lambda: RoutingSettings())
+    safety: SafetySettings = Field(default_factory=lambda: SafetySettings())
 
     @field_validator("timezone")
     @classmethod

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from psi.agent.acting import Acting
 from psi.agent.context import fit_history, memory_block
 from psi.agent.inputs import check_message
 from psi.agent.remembering import FactLearner, explicit_reply
@@ -49,18 +50,33 @@ from psi.llm.types import ChatOptions, Message, Reply, ToolSpec
 from psi.memory.facts import Facts
 from psi.memory.profile import Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
+from psi.safety.approval import Approvals, Approver, HoldForUser, Refuse
+from psi.safety.audit import Audit
+from psi.safety.guards import Guards
+from psi.safety.refusal import care_note, refusal
+from psi.safety.spotlight import DATA_RULE, new_key, spotlight
+from psi.safety.types import Channel, Verdict
 from psi.sensitivity import Source, Span
 from psi.store.conversations import Conversations, StoredMessage
 from psi.store.db import Store, open_store
+from psi.tools.base import TRUSTED_SOURCES, Toolbox, ToolContext
+from psi.tools.builtin import builtin_toolbox
 
 if TYPE_CHECKING:
     from psi.goals.delivery import NoticeView
     from psi.routing import Route
+    from psi.safety.types import Guard
 
 RECALL_ITEMS = 6
 RECALL_FACTS = 5
 # Rounds of tool calls a reply may make before it must answer.
 MAX_TOOL_ROUNDS = 4
+
+
+def _guard(settings: Settings) -> Guard | None:
+    from psi.safety.registry import get_guard
+
+    return get_guard(settings)
 
 
 def load_embedder(settings: Settings) -> TextEmbedder:
@@ -94,9 +110,15 @@ class ChatService:
         embed: bool = True,
         clock: Clock = system_clock,
         router: Router | None = None,
+        guards: Guards | None = None,
+        approver: Approver | None = None,
+        toolbox: Toolbox | None = None,
     ) -> None:
         """`router` decides which models may see a prompt (default: the user's routing
-        policy and this month's spend in the egress ledger)."""
+        policy and this month's spend in the egress ledger); `guards` judge every channel
+        (default: the `[safety]` guard and policy); `approver` answers for tool calls that
+        need the user's yes (default: hold them for `psi approvals`, as for any run with
+        nobody to ask); `toolbox` is what a model that calls tools may use."""
         self.settings = settings
         self.store = store
         self.user_id = user_id
@@ -120,6 +142,13 @@ class ChatService:
             else None
         )
         self.goal_chat = GoalChat(Goals(store, user_id=user_id, zone=settings.zone(), clock=clock))
+        self.audit = Audit(store, user_id=user_id, clock=clock)
+        self.approvals = Approvals(store, user_id=user_id, clock=clock)
+        self.guards = guards or Guards(lambda: _guard(self.settings), settings.safety, self.audit)
+        self.approver: Approver = approver or (
+            Refuse() if settings.safety.confirm == "deny" else HoldForUser()
+        )
+        self.toolbox = toolbox or builtin_toolbox()
         if self.indexer is not None and embed:
             # A long-running session: load the embedder, embed what is missing and build
             # snapshots of a large memory while the user types the first message.
@@ -163,6 +192,8 @@ class ChatService:
             clock=clock,
         )
         service.pinned = model is not None
+        # The guard loads (about 0.7 s for the embedded one) while the model does.
+        service.guards.warm()
         if conversation_id is not None:
             service.resume(conversation_id)
         elif resume:
@@ -208,16 +239,30 @@ class ChatService:
             mark_shown(self.store, self.user_id, [n.id for n in waiting], at=self.clock())
         return waiting
 
-    def system_message(self, recalled: str | None = None) -> Message:
+    def system_message(
+        self,
+        recalled: str | None = None,
+        *,
+        care: str | None = None,
+        key: str | None = None,
+        data_rule: bool = False,
+    ) -> Message:
+        """The system message: psi's prompt, today, the profile, and what memory recalled,
+        spotlighted as data under the turn's `key` (with the rule that says what that
+        means, also given when `data_rule` asks for it: tool output will come)."""
         base = self.settings.system_prompt or prompt_text("system.md").strip()
         today = self.clock().strftime("%A %d %B %Y")
         parts = [base, f"Today is {today}."]
+        if care:
+            parts.append(care)
+        if recalled or data_rule:
+            parts.append(DATA_RULE)
         if self.memory is not None:
             profile = profile_block(Profiles(self.store, user_id=self.user_id).get().text)
             if profile:
                 parts.append(profile)
         if recalled:
-            parts.append(recalled)
+            parts.append(spotlight(recalled, "memory", key or new_key()))
         return Message.system("\n".join(parts))
 
     def recall(self, text: str) -> str | None:
@@ -250,8 +295,19 @@ class ChatService:
         return "\n".join(blocks) or None
 
     def send(self, text: str, *, options: ChatOptions | None = None) -> Turn:
-        """Store the user's message and start the reply. Raises InputError before storing."""
+        """Store the user's message and start the reply. Raises InputError before storing.
+
+        The message is judged first (channel user): a blocked one is stored with psi's
+        refusal as the reply, and no model sees it; a sensitive one ("warn") is answered
+        with a line in the system message that asks for care."""
         text = check_message(text, max_chars=self.settings.max_message_chars)
+        verdict = self.guards.check(text, Channel.user, conversation_id=self.conversation_id)
+        if verdict.action == "block":
+            self._store_user_message(text)
+            done = Reply(message=Message.assistant(refusal(verdict)), model="psi")
+            turn = self._started(ChatStream.of_reply(done), dropped=0)
+            turn.verdicts.append(verdict)
+            return turn
         if self.memory is not None and self.facts is not None:
             answer = explicit_reply(
                 text,
@@ -271,7 +327,19 @@ class ChatService:
             return self._started(ChatStream.of_reply(done), dropped=0)
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
-        system = self.system_message(self.recall(text))
+        key = new_key()
+        recalled = self.recall(text)
+        # Untrusted content already in the context: recalled memories, earlier tool output.
+        untrusted = {"memory"} if recalled else set()
+        for m in history:
+            if m.role == "tool":
+                tool = self.toolbox.get(m.name or "")
+                source = tool.output if tool is not None else "tool"
+                if source not in TRUSTED_SOURCES:
+                    untrusted.add(source)
+        system = self.system_message(
+            recalled, care=care_note(verdict), key=key, data_rule=self.model.supports_tools
+        )
         # Labelled before fitting: what a smaller window leaves out can only lower the level.
         routed = self.routes_models()
         spans = self._spans([system, *history, new], detect=routed)
@@ -287,7 +355,7 @@ class ChatService:
                 candidates = self._models(route)
 
         def fit(model: ChatModel) -> tuple[list[Message], list[ToolSpec] | None, int]:
-            tools = self.goal_chat.tools() if model.supports_tools else None
+            tools = self.toolbox.specs() if model.supports_tools else None
             earlier = history
             if tools is None:
                 # Tool traffic from an earlier model that called tools means nothing here.
@@ -324,9 +392,34 @@ class ChatService:
         )
         turn.fallbacks = candidates[1:]
         turn.restart = start
+        turn.verdicts.append(verdict)
         if first.tools:
             turn.use_tools(first.tools, prompt=first.prompt, options=options, source=message_id)
+            turn.acting = self.acting(key=key, untrusted=untrusted, source=message_id)
         return turn
+
+    def acting(self, *, key: str, untrusted: set[str], source: int | None) -> Acting:
+        """The gate a turn's tool calls pass: approval, audit, guards, spotlighting."""
+        ctx = ToolContext(
+            settings=self.settings,
+            store=self.store,
+            user_id=self.user_id,
+            clock=self.clock,
+            conversation_id=self.conversation_id,
+            source_message_id=source,
+        )
+        return Acting(
+            toolbox=self.toolbox,
+            ctx=ctx,
+            approver=self.approver,
+            audit=self.audit,
+            approvals=self.approvals,
+            guards=self.guards,
+            key=key,
+            untrusted=untrusted,
+            # The user's profile, memories and goals are always a tool call away.
+            private=True,
+        )
 
     def _models(self, route: Route) -> list[ChatModel]:
         """The route's chain as models, each remote one behind the door with the privacy
@@ -433,6 +526,11 @@ class Turn:
         self.options: ChatOptions | None = None
         self.source: int | None = None
         self.tool_rounds = 0
+        self.acting: Acting | None = None
+        # The guards' verdicts on this turn: the user's message, then the reply.
+        self.verdicts: list[Verdict] = []
+        self.withheld = False
+        self._replaced: Reply | None = None
 
     def use_tools(
         self,
@@ -487,6 +585,7 @@ class Turn:
             if self.tool_rounds >= MAX_TOOL_ROUNDS:
                 break
             self._run_tools(reply)
+        self._judge_reply()
         flagged = getattr(self.model, "last_flagged", None)
         if flagged:
             shown = ", ".join(dict.fromkeys(flagged))
@@ -494,7 +593,7 @@ class Turn:
                 f"The answer held placeholders psi never issued or that were changed on the "
                 f"way ({shown}); they are left as they are, not guessed."
             )
-        self._save(self.stream.reply)
+        self._save(self.reply)
 
     def _fall_back(self, failure: ModelError) -> bool:
         """Start the next model of the route after `failure`; False when none is left."""
@@ -517,8 +616,12 @@ class Turn:
             at=service.clock(),
         )  # fmt: skip
         results = []
+        acting = self.acting or service.acting(key=new_key(), untrusted=set(), source=self.source)
+        self.acting = acting
         for call in reply.message.tool_calls:
-            output = service.goal_chat.run(call, source_message_id=self.source)
+            seen = len(acting.notes)
+            output = acting.run(call)
+            self.notes.extend(acting.notes[seen:])
             result = Message.tool(output, tool_call_id=call.id, name=call.name)
             service.conversations.add(self.conversation_id, result, at=service.clock())
             results.append(result)
@@ -526,9 +629,30 @@ class Turn:
         self.prompt = [*self.prompt, reply.message, *results]
         self.stream = self.model.stream(self.prompt, tools=self.tools, options=self.options)
 
+    def _judge_reply(self) -> None:
+        """The model's answer passes the guard (channel model); a blocked one is not kept:
+        the stored reply says what was withheld and why."""
+        reply = self.stream.reply
+        if reply.model == "psi" or not reply.text.strip():
+            return
+        service = self.service
+        verdict = service.guards.check(
+            reply.text, Channel.model, conversation_id=self.conversation_id
+        )
+        self.verdicts.append(verdict)
+        if verdict.action != "block":
+            return
+        self.withheld = True
+        shown = refusal(verdict, what="that answer")
+        self.notes.append(
+            "psi's guard flagged the answer above, so it was not kept: "
+            + "; ".join(verdict.reasons)
+        )
+        self._replaced = reply.model_copy(update={"message": Message.assistant(shown)})
+
     @property
     def reply(self) -> Reply:
-        return self.stream.reply
+        return self._replaced or self.stream.reply
 
     def interrupt(self) -> Reply:
         """Stop the reply and store what arrived, marked interrupted."""

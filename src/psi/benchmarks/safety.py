@@ -5,7 +5,8 @@ Data: JSONL, one object a line with `id`, `text`, `channel`, `label` and `source
 the label: unsafe/safe rows test the hazard score, injection/benign rows the injection
 score. By default only rows psi.safety.split holds out from training are judged.
 
-Methods: `psi` (EmbeddedGuard at the thresholds its training chose), `allow-all`
+Methods: `psi` (EmbeddedGuard at the policy's default thresholds, which its calibration
+puts at the cut-offs its training chose), `allow-all`
 (flags nothing: the floor every guard must beat on recall), `profanity-check` (the
 alt-profanity-check classifier, at 0.5, for both tasks: what a word filter catches).
 
@@ -166,14 +167,17 @@ def load_safety(paths: Iterable[Path], *, only_held_out: bool = True) -> list[Sa
 
 
 def psi_method() -> Scorer:
+    from psi.config import SafetySettings
     from psi.safety.embedded import EmbeddedGuard
 
     guard = EmbeddedGuard()
-    cut = guard.thresholds
+    # The policy's default cut-offs, which the guard's calibration puts at its trained ones.
+    policy = SafetySettings()
+    hazard, injection = policy.hazard_threshold, policy.injection_threshold
 
     def score(text: str, channel: Channel) -> tuple[float | None, float | None, bool, bool]:
         a = guard.assess(text, channel)
-        return a.unsafe, a.injection, a.unsafe >= cut["unsafe"], a.injection >= cut["injection"]
+        return a.unsafe, a.injection, a.unsafe >= hazard, a.injection >= injection
 
     return score
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from psi.agent.chat import ChatService, Turn
+    from psi.safety.approval import Request
 
 HELP = """\
 Type a message and press Enter. For several lines, end a line with \\ or press
@@ -106,13 +107,30 @@ def _open(
     with err.status("Loading model…", spinner="dots"):
         # Only a session that lives on loads the embedding model (after its first reply);
         # one-shot commands index for keyword recall and leave vectors for later.
-        return ChatService.open(
+        service = ChatService.open(
             settings,
             model=model,
             conversation_id=conversation,
             resume=resume,
             embed=interactive,
         )
+    if sys.stdin.isatty() and settings.safety.confirm == "ask":
+        # Someone is at the keyboard to say yes or no; otherwise calls are held.
+        from psi.safety.approval import AskUser
+
+        service.approver = AskUser(_confirm)
+    return service
+
+
+def _confirm(request: Request) -> bool:
+    """Show the exact action and why it needs a yes; no unless the user types y."""
+    from rich.markup import escape
+    from rich.prompt import Confirm
+
+    sys.stdout.write("\n")
+    err.print(f"[bold yellow]psi wants to run[/] {escape(request.action)}")
+    err.print(f"  [dim]It needs your yes because {escape(request.reason)}.[/]")
+    return Confirm.ask("  Allow it?", default=False, console=err)
 
 
 def _show_notices(service: ChatService, console: Console) -> None:

@@ -21,6 +21,7 @@ from psi.cli import (
     models,
     review_cmd,
     route_cmd,
+    safety_cmd,
 )
 
 app = typer.Typer(
@@ -66,6 +67,8 @@ app.command("done")(goals_cmd.done)
 app.command("log")(goals_cmd.log)
 app.command("review")(review_cmd.review)
 app.command("daemon")(daemon.daemon)
+app.command("audit")(safety_cmd.audit)
+app.add_typer(safety_cmd.approvals_app, name="approvals")
 
 
 def run() -> None:

@@ -255,15 +255,25 @@ class GoalChat:
         }
         if call.name not in handlers:
             return json.dumps({"error": f"no tool {call.name!r}"})
-        model, handler = handlers[call.name]
+        model, _ = handlers[call.name]
         try:
             arguments = model.model_validate(call.arguments)
-            result = handler(arguments, source_message_id)
+            result = self.handle(call.name, arguments, source_message_id)
         except ValidationError as exc:
             return json.dumps({"error": f"bad arguments: {exc.errors()[0]['msg']}"})
         except PsiError as exc:
             return json.dumps({"error": exc.message, "hint": exc.hint})
         return json.dumps(result, ensure_ascii=False, default=str)
+
+    def handle(self, name: str, args: Any, source: int | None = None) -> dict[str, Any]:
+        """Run the goal tool `name` on validated arguments (psi.tools wraps these)."""
+        handlers = {
+            "create_goal": self._create_goal,
+            "log_progress": self._log_progress,
+            "complete_task": self._complete_task,
+            "get_agenda": self._get_agenda,
+        }
+        return handlers[name](args, source)
 
     def _create_goal(self, args: Any, source: int | None) -> dict[str, Any]:
         from psi.goals.drafts import GoalDraft, MetricDraft

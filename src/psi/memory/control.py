@@ -40,7 +40,7 @@ from psi.memory.profile import Profiles
 from psi.memory.rank import window_text
 from psi.memory.service import WINDOW, Memory
 from psi.store.conversations import Conversations
-from psi.store.models import Conversation, MemoryItem, Message
+from psi.store.models import Approval, AuditRecord, Conversation, MemoryItem, Message
 
 FORMAT = "psi-memory"
 VERSION = 1
@@ -105,11 +105,15 @@ def rewrite_windows(memory: Memory, conversation_id: int) -> None:
 
 
 def forget_all(memory: Memory) -> int:
-    """Delete all of the user's conversations, messages and memory. Returns conversations gone."""
+    """Delete all of the user's conversations, messages and memory, and the tool calls the
+    audit log and the approvals keep (their arguments came from those conversations).
+    Returns conversations gone."""
     user_id = memory.episodes.user_id
     Facts(memory.episodes.store, user_id=user_id).forget_all()
     with memory.episodes.store.session() as session:
         session.execute(delete(MemoryItem).where(MemoryItem.user_id == user_id))
+        session.execute(delete(AuditRecord).where(AuditRecord.user_id == user_id))
+        session.execute(delete(Approval).where(Approval.user_id == user_id))
         result = session.execute(delete(Conversation).where(Conversation.user_id == user_id))
     memory.episodes.purge()
     memory.invalidate()

@@ -13,8 +13,9 @@ bench/train_safety.py. They are read once per process, on first use.
 
 The injection score is the largest of the classifier's on the whole text, on each of its
 lines and sentences, and the strongest rule's (psi.safety.rules). What a guard does with
-the scores is the policy's business; `thresholds` are the cut-offs the training script
-chose, for the bench and as defaults.
+the scores is the policy's business. The scores are calibrated so that 0.5 is the cut-off
+the training script chose for each head (`thresholds`), the point the policy's defaults
+assume.
 
 Known limits (BENCHMARKS.md, "Safety"): the injection head learned BIPIA's attack
 instructions, which are ordinary requests ("What is the capital of Brazil?"), so on the
@@ -156,6 +157,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def calibrated(logit: float, cut_off: float) -> float:
+    """The head's probability moved so that the training script's cut-off reads 0.5: the
+    policy's thresholds then mean the same for this guard as for Llama Guard's 0 or 1."""
+    shift = float(np.log(cut_off / (1.0 - cut_off)))
+    return float(_sigmoid(np.array([logit - shift]))[0])
+
+
 class EmbeddedGuard:
     """The default guard: offline, a few milliseconds a message."""
 
@@ -175,10 +183,10 @@ class EmbeddedGuard:
         parts = segments(text)
         features = vectorize([text, *parts] if len(parts) > 1 else [text], self._parts)
         logits = np.asarray(features[0] @ m.weights).ravel() + m.bias
-        unsafe = float(_sigmoid(logits[:1])[0])
+        unsafe = calibrated(float(logits[0]), m.thresholds["unsafe"])
         # Injection: the whole text or its most instruction-like line or sentence.
         per_part = np.asarray(features @ m.weights[:, 1]).ravel() + m.bias[1]
-        injection = float(_sigmoid(per_part).max())
+        injection = calibrated(float(per_part.max()), m.thresholds["injection"])
         codes = logits[2:] - logits[2:].max()
         shares = np.exp(codes) / np.exp(codes).sum()
         hazards = {

@@ -441,3 +441,51 @@ class Commitment(Base):
     exdates: Mapped[list[str]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(500))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditRecord(Base):
+    """One safety event (psi.safety.audit): a guard's verdict on a text, a tool call, an
+    approval asked for or decided, each with its reason."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # verdict | tool_call | approval_request | approval_decision
+    kind: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    # verdicts: allow/warn/block; tool calls: ran/blocked/held/failed;
+    # decisions: approved/denied
+    action: Mapped[str] = mapped_column(String(20))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(Text)
+    # What it was about: a tool and its arguments, or the start of the text judged.
+    subject: Mapped[str] = mapped_column(String(300))
+    conversation_id: Mapped[int | None] = mapped_column(Integer)
+    approval_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Approval(Base):
+    """An action held for the user (psi.safety.approval): which tool with which arguments,
+    why it needs a yes, and what became of it (pending, approved, denied)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_user_status", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    tool: Mapped[str] = mapped_column(String(100))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    risk: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    # chat | api | scheduler: where the action was proposed.
+    origin: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[int | None] = mapped_column(Integer)
+    # What running it returned, once approved.
+    result: Mapped[str | None] = mapped_column(Text)

@@ -111,7 +111,9 @@ class Acting:
         self.untrusted.add(source)
         channel = Channel.document if source == "document" else Channel.tool
         if self.guards is not None:
-            verdict = self.guards.check(text, channel, conversation_id=self.ctx.conversation_id)
+            verdict = self.guards.check(
+                readable(text), channel, conversation_id=self.ctx.conversation_id
+            )
             if verdict.action == "block":
                 self.notes.append(
                     f"psi withheld {source} content from the model: {'; '.join(verdict.reasons)}."
@@ -134,6 +136,29 @@ class Acting:
             reason=reason,
             conversation_id=self.ctx.conversation_id,
         )
+
+
+def readable(output: str) -> str:
+    """A tool's JSON output as the lines of text it carries (a page's text, a memory), so
+    the guard reads them line by line as a model would, not as one escaped string."""
+    try:
+        data = json.loads(output)
+    except ValueError:
+        return output
+    lines: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            lines.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(data)
+    return "\n".join(lines) or output
 
 
 def settle(

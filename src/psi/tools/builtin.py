@@ -7,6 +7,7 @@
 |----------------|--------------|---------|--------------|
 | get_agenda     | read         | psi     | yes          |
 | recall_memory  | read         | memory  | yes          |
+| read_file      | read         | document| yes          |
 | create_goal    | write        | psi     |              |
 | log_progress   | write        | psi     |              |
 | complete_task  | write        | psi     |              |
@@ -236,10 +237,42 @@ class WebFetchTool(Tool):
         }
 
 
+READ_MAX_BYTES = 200_000
+
+
+class ReadFile(BaseModel):
+    path: str = Field(description="A text file's path, e.g. ~/notes/groceries.md.")
+
+
+class ReadFileTool(Tool):
+    name = "read_file"
+    description = "Read a text file of the user's (a note, a saved email) and return it."
+    Args = ReadFile
+    risk = Risk.read
+    output = "document"
+    private = True
+
+    def run(self, args: Any, ctx: ToolContext) -> Any:
+        from pathlib import Path
+
+        from psi.errors import InputError
+
+        path = Path(args.path).expanduser()
+        try:
+            raw = path.read_bytes()[: READ_MAX_BYTES + 1]
+        except OSError as exc:
+            raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+        if b"\0" in raw[:4096]:
+            raise InputError(f"{path} is not a text file.")
+        text = raw[:READ_MAX_BYTES].decode("utf-8", errors="replace")
+        return {"path": str(path), "text": text, "truncated": len(raw) > READ_MAX_BYTES}
+
+
 def builtin_tools() -> list[Tool]:
     return [
         GetAgendaTool(),
         RecallMemoryTool(),
+        ReadFileTool(),
         CreateGoalTool(),
         LogProgressTool(),
         CompleteTaskTool(),

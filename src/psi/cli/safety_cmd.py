@@ -67,7 +67,6 @@ def audit(
 ) -> None:
     """What the guards judged, which tool calls ran, and the approvals asked and given."""
     from rich.markup import escape
-    from rich.table import Table
 
     unknown = [k for k in kind if k not in KINDS]
     if unknown:
@@ -78,23 +77,18 @@ def audit(
     if not entries:
         out.print("The audit log has nothing to show for that.")
         return
-    table = Table("id", "when", "type", "channel", "action", "categories", "score", "about",
-                  "reason", box=None)  # fmt: skip
     for e in entries:
         style = {"block": "red", "held": "yellow", "denied": "red", "warn": "yellow"}.get(e.action)
         action = f"[{style}]{e.action}[/]" if style else e.action
-        table.add_row(
-            str(e.id),
-            e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            e.kind,
-            e.channel or "",
-            action,
-            ",".join(e.categories),
-            "" if e.score is None else f"{e.score:.2f}",
-            escape(e.subject),
-            escape(e.reason),
+        scored = f" {','.join(e.categories)}" if e.categories else ""
+        if e.score:
+            scored += f" {e.score:.2f}"
+        where = f" {e.channel}" if e.channel else ""
+        conversation = f" (conversation {e.conversation_id})" if e.conversation_id else ""
+        out.print(
+            f"[bold]{e.id}[/] {e.at.astimezone():%Y-%m-%d %H:%M:%S} {e.kind}{where} "
+            f"{action}{scored}{conversation}\n  {escape(e.subject)}\n  [dim]{escape(e.reason)}[/]"
         )
-    out.print(table)
 
 
 approvals_app = typer.Typer(

@@ -169,24 +169,25 @@ class EmbeddedGuard:
 
     name = "embedded"
 
-    def __init__(self) -> None:
-        self._parts: list[Any] | None = None
-
     @property
     def thresholds(self) -> dict[str, float]:
         return model().thresholds
 
     def assess(self, text: str, channel: Channel) -> Assessment:
+        from psi.safety.features import hashed
+
         m = model()
-        if self._parts is None:
-            self._parts = vectorizers()
         parts = segments(text)
-        features = vectorize([text, *parts] if len(parts) > 1 else [text], self._parts)
-        logits = np.asarray(features[0] @ m.weights).ravel() + m.bias
+        texts = [text, *parts] if len(parts) > 1 else [text]
+        rows = []
+        for piece in texts:
+            columns, values = hashed(piece)
+            rows.append(values @ m.weights[columns] if len(columns) else np.zeros(len(m.bias)))
+        logits = np.asarray(rows[0], dtype=np.float32) + m.bias
         unsafe = calibrated(float(logits[0]), m.thresholds["unsafe"])
         # Injection: the whole text or its most instruction-like line or sentence.
-        per_part = np.asarray(features @ m.weights[:, 1]).ravel() + m.bias[1]
-        injection = calibrated(float(per_part.max()), m.thresholds["injection"])
+        per_part = max(float(row[1]) for row in rows) + float(m.bias[1])
+        injection = calibrated(per_part, m.thresholds["injection"])
         codes = logits[2:] - logits[2:].max()
         shares = np.exp(codes) / np.exp(codes).sum()
         hazards = {

@@ -414,12 +414,12 @@ class SafetySettings(BaseModel):
     guard: GuardBackend = Field(
         default="embedded",
         description="embedded (offline classifier and rules), llama-guard (Llama Guard "
-        "behind an OpenAI-compatible server), moderation (a remote moderation API, through "
-        "the egress door, redacted), none (no hazard checks; approvals still apply).",
+        "behind an OpenAI-compatible server, named by guard_model), moderation (a remote "
+        "moderation API: not available yet), none (no hazard checks; approvals still apply).",
     )
     guard_model: str | None = Field(
         default=None,
-        description="llama-guard / moderation: the model profile that serves it.",
+        description="llama-guard: the model profile of the server that runs it.",
     )
     actions: dict[str, GuardAction] = Field(
         default_factory=lambda: dict(DEFAULT_ACTIONS),

@@ -1,8 +1,10 @@
-"""The guard the settings name (`[safety] guard`)."""
+"""The guard the settings name (`[safety] guard`): embedded, llama-guard or none."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from psi.errors import ConfigError
 
 if TYPE_CHECKING:
     from psi.config import Settings
@@ -13,6 +15,21 @@ def get_guard(settings: Settings) -> Guard | None:
     backend = settings.safety.guard
     if backend == "none":
         return None
-    from psi.safety.embedded import EmbeddedGuard
+    if backend == "embedded":
+        from psi.safety.embedded import EmbeddedGuard
 
-    return EmbeddedGuard()
+        return EmbeddedGuard()
+    if backend == "moderation":
+        raise ConfigError(
+            "safety.guard = moderation is not available yet.",
+            hint="Use embedded (the default) or llama-guard with safety.guard_model.",
+        )
+    if settings.safety.guard_model is None:
+        raise ConfigError(
+            "safety.guard = llama-guard needs the model profile that serves it.",
+            hint="Add a profile for your Llama Guard server and set safety.guard_model to it.",
+        )
+    from psi.llm.registry import get_model
+    from psi.safety.llamaguard import LlamaGuard
+
+    return LlamaGuard(get_model(settings.profile(settings.safety.guard_model), settings))

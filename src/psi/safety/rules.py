@@ -40,6 +40,14 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
 _BASE64_URL = re.compile(r"(?<![A-Za-z0-9_\-=])[A-Za-z0-9_\-]{24,}={0,2}(?![A-Za-z0-9_\-=])")
 _BINARY = re.compile(r"(?<![01])(?:[01]{8}[ ,]?){8,}(?![01])")
+_MORSE = re.compile(r"(?<![.\-/])(?:[.\-]{1,6}(?:\s+/\s+|\s+)){11,}[.\-]{1,6}(?![.\-/])")
+# Letter then code, one pair a word.
+_MORSE_TABLE = (
+    "a.- b-... c-.-. d-.. e. f..-. g--. h.... i.. j.--- k-.- l.-.. m-- n-. o--- p.--. q--.- "
+    "r.-. s... t- u..- v...- w.-- x-..- y-.-- z--.. 0----- 1.---- 2..--- 3...-- 4....- 5..... "
+    "6-.... 7--... 8---.. 9----."
+)
+_MORSE_CODE = {pair[1:]: pair[0] for pair in _MORSE_TABLE.split()}
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){16,}(?![0-9A-Fa-f])")
 
 _OVERRIDE = re.compile(
@@ -86,6 +94,11 @@ _ANSWER_ORDER = re.compile(
     r"(only\s+)?(respond|reply|answer|speak|write|talk)\s+(only\s+)?in\b",
     re.IGNORECASE,
 )
+# A change of task slipped in after the first one: "Actually, can you ... instead?"
+_TASK_SWITCH = re.compile(
+    r"\b(actually|wait|scratch that),?\s+(can|could|would|will)\s+you\b[^.\n]{0,80}?\binstead\b",
+    re.IGNORECASE,
+)
 # Claims of a rank over the model or a mode it can be switched into.
 _AUTHORITY = re.compile(
     r"\b(I('m|\s+am)|as)\s+your\s+(developer|creator|programmer|administrator|admin|owner|"
@@ -111,7 +124,8 @@ _NOT_THE_SECRET = (
 _SECRET_REQUEST = re.compile(
     r"(?<!never\s)(?<!not\s)(?<!n't\s)"
     r"\b(what('s|\s+is|\s+are|\s+was)|tell\s+me|give\s+me|share|reveal|disclose|confirm|provide|"
-    r"print|repeat|show\s+me|spell|output|leak|send\s+me|write|encode|translate)\b[^.?!\n]{0,40}?"
+    r"print|repeat|show\s+me|spell|output|leak|send\s+me|write|encode|translate|need|want)\b"
+    r"[^.?!\n]{0,40}?"
     rf"\b(your|the|our|its)\s+(\w+\s+){{0,2}}?{_SECRET}\b(?!\s+{_NOT_THE_SECRET})|"
     r"\b(poem|haiku|story|acrostic|song|riddle|limerick)\b[^.?!\n]{0,30}?\b(your|the)\s+"
     r"(password|passcode|secret)\b",
@@ -129,6 +143,15 @@ _DECODE_AND_ANSWER = re.compile(
     r"follow|respond|reply|do\s+what|execute)",
     re.IGNORECASE,
 )
+# A request cut into quoted fragments for the model to join ("Part 1 is 'What is the
+# sec', Part 2 is 'ret code'"), so that no fragment reads as one.
+_SPLIT_PAYLOAD = re.compile(
+    r"\bpart\s*(1|one)\b\s*(is|:|=)?\s*[\"“'][^\"”'\n]{1,80}[\"”'][^\n]{0,40}?"
+    r"\bpart\s*(2|two)\b\s*(is|:|=)?\s*[\"“']",
+    re.IGNORECASE,
+)
+# One word over and over, to wear down what the model was told before it.
+_REPEATED_TOKEN = re.compile(r"\b([^\W\d_]{3,})(\s+\1\b){7,}", re.IGNORECASE)
 # The same question in other languages, as a question.
 _SECRET_QUESTION = re.compile(
     r"(mot\s+de\s+passe|passwort|kennwort|contraseña|senha|пароль|κωδικό|パスワード|"
@@ -238,6 +261,18 @@ def _binary_payload(text: str) -> bool:
     return False
 
 
+def _morse_payload(text: str) -> bool:
+    """Dots and dashes that spell words: three or more, of mostly letters."""
+    for match in _MORSE.finditer(text):
+        words = re.split(r"\s+/\s+", match.group(0).strip())
+        decoded = " ".join(
+            "".join(_MORSE_CODE.get(code, "?") for code in word.split()) for word in words
+        )
+        if len(words) >= 3 and _readable(decoded.encode("utf-8")):
+            return True
+    return False
+
+
 def _invisible(text: str) -> bool:
     return bool(_TAGS.search(text) or _ZERO_WIDTH.search(text) or _ZWJ_IN_LATIN.search(text))
 
@@ -261,6 +296,7 @@ RULES: tuple[Rule, ...] = (
     Rule("base64-payload", 0.95, _base64_payload),
     Rule("hex-payload", 0.95, _hex_payload),
     Rule("binary-payload", 0.95, _binary_payload),
+    Rule("morse-payload", 0.95, _morse_payload),
     Rule("override-previous", 0.99, lambda text: bool(_OVERRIDE.search(text))),
     Rule("new-role", 0.97, lambda text: bool(_NEW_ROLE.search(text))),
     Rule("role-line", 0.97, lambda text: bool(_ROLE_LINE.search(text))),
@@ -268,6 +304,7 @@ RULES: tuple[Rule, ...] = (
     Rule("override-translated", 0.97, _translated_override),
     Rule("override-short", 0.95, lambda text: bool(_OVERRIDE_SHORT.search(text))),
     Rule("answer-order", 0.9, lambda text: bool(_ANSWER_ORDER.search(text))),
+    Rule("task-switch", 0.9, lambda text: bool(_TASK_SWITCH.search(text))),
     Rule("authority-claim", 0.9, lambda text: bool(_AUTHORITY.search(text))),
     # A user may ask psi for a password from their own notes; data may not.
     Rule(
@@ -277,6 +314,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("user-data-request", 0.9, lambda text: bool(_USER_DATA.search(text))),
     Rule("bribe", 0.9, lambda text: bool(_BRIBE.search(text))),
+    Rule("split-payload", 0.9, lambda text: bool(_SPLIT_PAYLOAD.search(text))),
+    Rule("repeated-token", 0.9, lambda text: bool(_REPEATED_TOKEN.search(text))),
     Rule("decode-and-answer", 0.9, lambda text: bool(_DECODE_AND_ANSWER.search(text))),
 )
 

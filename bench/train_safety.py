@@ -1,7 +1,7 @@
 """Train the embedded guard's weights (psi.safety.embedded) from the safety JSONL files.
 
     python bench/train_safety.py --data ../shared/data/safety \
-        --data bench/data/safety-everyday.jsonl
+        --data bench/data/safety-everyday.jsonl --data bench/data/safety-plain.jsonl
 
 Reads every --data file and every *.jsonl in a --data folder (the unified schema of
 `psi bench safety`), keeps the rows psi.safety.split leaves for training, fits three
@@ -13,10 +13,12 @@ repository.
 Heads and their rows:
 - unsafe: label unsafe (positive) against safe; BIPIA contexts count as safe.
 - injection: label injection against benign, plus XSTest, MITRE false-refusal prompts,
-  psi's everyday requests and JailbreakBench model answers as benign (none of them
-  tells psi what to do); benign texts whole and line by line, attacked BIPIA contexts
-  by their inserted lines only (see injection_units), as the guard takes the best line.
-- S-code: unsafe rows whose `category` maps to an MLCommons code (CATEGORY_TO_CODE).
+  psi's everyday requests and plain questions, and JailbreakBench model answers as
+  benign (none of them tells psi what to do); benign texts whole and line by line,
+  attacked BIPIA contexts by their inserted lines only (see injection_units), as the
+  guard takes the best line.
+- S-code: unsafe rows whose `category` is an MLCommons code (psi's hand-written rows) or
+  maps to one (CATEGORY_TO_CODE).
 
 Thresholds come from out-of-fold scores on the training rows only (a document scores its
 best line): the lowest cut-off whose false-positive rate there is at most THRESHOLD_FPR.
@@ -39,6 +41,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from psi.safety import embedded
 from psi.safety.rules import rule_score
 from psi.safety.split import group_key, held_out
+from psi.safety.types import HAZARDS
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "psi" / "safety"
 
@@ -57,8 +60,23 @@ CATEGORY_TO_CODE = {
     "contrast_discr": "S10",
     "contrast_privacy": "S7",
 }
+# Sources of requests a user types, none of them an instruction hidden in data.
+USER_REQUESTS = ("xstest", "cyberseceval-frr", "psi-everyday", "psi-plain")
+# psi's plain questions are a few hundred among thousands of JailbreakBench rows, yet read
+# more like what users type; each counts as this many rows in the hazard and S-code heads.
+PLAIN_WEIGHT = 4.0
 THRESHOLD_FPR = {"unsafe": 0.03, "injection": 0.01}
 C = 8.0
+
+
+def code_of(row: dict[str, str]) -> str | None:
+    """The row's S-code: its category when that is one, else CATEGORY_TO_CODE's."""
+    category = row.get("category", "")
+    return category if category in HAZARDS else CATEGORY_TO_CODE.get(category)
+
+
+def plain_weights(rows: list[dict[str, str]]) -> np.ndarray:
+    return np.array([PLAIN_WEIGHT if r["source"] == "psi-plain" else 1.0 for r in rows])
 
 
 def load_rows(paths: list[Path]) -> list[dict[str, str]]:
@@ -85,6 +103,7 @@ def fit(
     docs: list[str],
     name: str,
     floor: dict[str, float] | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[LogisticRegression, float]:
     """One head, and its threshold: out-of-fold scores, folds by group so a clean context is
     never scored by a model that saw it attacked; a document scores its best unit, or its
@@ -92,7 +111,10 @@ def fit(
     x = embedded.vectorize(texts)
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
     cv = GroupKFold(n_splits=5)
-    oof = cross_val_predict(clf, x, labels, groups=groups, cv=cv, method="predict_proba")[:, 1]
+    params = None if weights is None else {"sample_weight": weights}
+    oof = cross_val_predict(
+        clf, x, labels, groups=groups, cv=cv, method="predict_proba", params=params
+    )[:, 1]
     best: dict[str, tuple[float, int]] = {}
     for doc, score, label in zip(docs, oof, labels, strict=True):
         old = best.get(doc, ((floor or {}).get(doc, 0.0), 0))
@@ -100,7 +122,7 @@ def fit(
     doc_scores = np.array([v[0] for v in best.values()])
     doc_labels = np.array([v[1] for v in best.values()])
     cut = threshold(doc_scores, doc_labels, THRESHOLD_FPR[name])
-    clf.fit(x, labels)
+    clf.fit(x, labels, sample_weight=weights)
     return clf, cut
 
 
@@ -145,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         r
         for r in rows
         if r["label"] in ("injection", "benign")
-        or r["source"] in ("xstest", "cyberseceval-frr", "psi-everyday")
+        or r["source"] in USER_REQUESTS
         or (r["source"].startswith("jbb") and r["channel"] == "model")
     ]
     unsafe_clf, unsafe_cut = fit(
@@ -154,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         [group_key(r["id"]) for r in hazard],
         [r["id"] for r in hazard],
         "unsafe",
+        weights=plain_weights(hazard),
     )
     units = injection_units(inj)
     inj_clf, inj_cut = fit(
@@ -164,11 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         "injection",
         floor={r["id"]: rule_score(r["text"]) for r in inj},
     )
-    coded = [r for r in rows if r["label"] == "unsafe" and r.get("category") in CATEGORY_TO_CODE]
+    coded = [r for r in rows if r["label"] == "unsafe" and code_of(r) is not None]
     code_clf = LogisticRegression(C=C, max_iter=2000)
     code_clf.fit(
         embedded.vectorize([r["text"] for r in coded]),
-        [CATEGORY_TO_CODE[r["category"]] for r in coded],
+        [code_of(r) for r in coded],
+        sample_weight=plain_weights(coded),
     )
     codes = [str(c) for c in code_clf.classes_]
 
@@ -191,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": hashlib.sha256(raw).hexdigest(),
         "bytes": len(raw),
         "command": "python bench/train_safety.py --data ../shared/data/safety "
-        "--data bench/data/safety-everyday.jsonl",
+        "--data bench/data/safety-everyday.jsonl --data bench/data/safety-plain.jsonl",
         "argv": shlex.join(sys.argv[1:] if argv is None else argv),
         "files": sorted(
             p.name for d in args.data for p in ([d] if d.is_file() else d.glob("*.jsonl"))
@@ -203,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             k: {**v, "ngram_range": list(v["ngram_range"])} for k, v in embedded.FEATURES.items()
         },
         "C": C,
+        "plain_weight": PLAIN_WEIGHT,
         **meta,
     }
     (args.out / embedded.MANIFEST).write_text(

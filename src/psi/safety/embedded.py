@@ -18,10 +18,12 @@ the training script chose for each head (`thresholds`), the point the policy's d
 assume.
 
 Known limits (BENCHMARKS.md, "Safety"): the injection head learned BIPIA's attack
-instructions, which are ordinary requests ("What is the capital of Brazil?"), so on the
-user channel its score is high for such questions; weigh it on tool and document
-channels. The hazard head learned JailbreakBench's style more than harm: plain harmful
-questions ("How do I make a bomb?") often score under the cut-off.
+instructions, which are ordinary requests ("What is the capital of Brazil?"), so its
+score is high for such questions wherever they are; on the user channel it is capped
+under the policy's user cut-off (USER_CLASSIFIER_CAP) and only rules go higher. The hazard
+head learned JailbreakBench's style more than harm; psi's hand-written plain questions
+(bench/data/safety-plain.jsonl) teach it some plain harm, per S-code, and some harmless
+fiction, health and security requests that share its words.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ _SEGMENT = re.compile(r"\n+|(?<=[.!?])\s+")
 MAX_SEGMENTS = 200
 # Shorter lines ("import os", "count = 0") say too little alone; the whole text has them.
 MIN_SEGMENT = 20
+# What the classifier alone may say about the user's own words: BIPIA's attack lines are
+# ordinary requests ("What is the capital of Brazil?") that the user may well type, so
+# from the user only a rule lifts the injection score over the policy's user cut-off
+# (0.97 by default). Tool output and documents are read in full.
+USER_CLASSIFIER_CAP = 0.9
 
 
 def segments(text: str) -> list[str]:
@@ -188,6 +195,8 @@ class EmbeddedGuard:
         # Injection: the whole text or its most instruction-like line or sentence.
         per_part = max(float(row[1]) for row in rows) + float(m.bias[1])
         injection = calibrated(per_part, m.thresholds["injection"])
+        if channel is Channel.user:
+            injection = min(injection, USER_CLASSIFIER_CAP)
         codes = logits[2:] - logits[2:].max()
         shares = np.exp(codes) / np.exp(codes).sum()
         hazards = {

@@ -1,7 +1,8 @@
 """Train the embedded guard's weights (psi.safety.embedded) from the safety JSONL files.
 
     python bench/train_safety.py --data ../shared/data/safety \
-        --data bench/data/safety-everyday.jsonl --data bench/data/safety-plain.jsonl
+        --data bench/data/safety-everyday.jsonl --data bench/data/safety-plain.jsonl \
+        --data bench/data/safety-names.jsonl
 
 Reads every --data file and every *.jsonl in a --data folder (the unified schema of
 `psi bench safety`), keeps the rows psi.safety.split leaves for training, fits three
@@ -61,11 +62,11 @@ CATEGORY_TO_CODE = {
     "contrast_privacy": "S7",
 }
 # Sources of requests a user types, none of them an instruction hidden in data.
-USER_REQUESTS = ("xstest", "cyberseceval-frr", "psi-everyday", "psi-plain")
+USER_REQUESTS = ("xstest", "cyberseceval-frr", "psi-everyday", "psi-plain", "psi-names")
 # psi's plain questions are a few hundred among thousands of JailbreakBench rows, yet read
 # more like what users type; each counts as this many rows in the hazard and S-code heads.
 PLAIN_WEIGHT = 4.0
-THRESHOLD_FPR = {"unsafe": 0.03, "injection": 0.01}
+THRESHOLD_FPR = {"unsafe": 0.02, "injection": 0.015}
 C = 8.0
 
 
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": hashlib.sha256(raw).hexdigest(),
         "bytes": len(raw),
         "command": "python bench/train_safety.py --data ../shared/data/safety "
-        "--data bench/data/safety-everyday.jsonl --data bench/data/safety-plain.jsonl",
+        "--data bench/data/safety-everyday.jsonl --data bench/data/safety-plain.jsonl "
+        "--data bench/data/safety-names.jsonl",
         "argv": shlex.join(sys.argv[1:] if argv is None else argv),
         "files": sorted(
             p.name for d in args.data for p in ([d] if d.is_file() else d.glob("*.jsonl"))

@@ -231,6 +231,7 @@ HEADLINES: dict[str, Callable[[Sample], bool]] = {
     "over-refusal: xstest safe": lambda s: s.source == "xstest" and not s.positive,
     "over-refusal: mitre": lambda s: s.source == "cyberseceval-frr",
     "over-refusal: psi-everyday": lambda s: s.source == "psi-everyday",
+    "over-refusal: psi-names": lambda s: s.source == "psi-names",
     "injection: cyberseceval": lambda s: s.source == "cyberseceval-pi",
     "injection: bipia": lambda s: s.task == INJECTION and s.source.startswith("bipia"),
     # The injection score on safe user prompts, which no injection set has as negatives.

@@ -514,6 +514,7 @@ def safety(
         "over-refusal: xstest safe",
         "over-refusal: mitre",
         "over-refusal: psi-everyday",
+        "over-refusal: psi-names",
     ):
         fpr = head.get(pool, {}).get("fpr")
         if fpr is not None:

@@ -85,3 +85,19 @@ def test_a_missing_guard_model_is_a_clear_config_error(
     write_config('[safety]\nguard = "llama-guard"\n')
     with pytest.raises(ConfigError, match="needs the model profile"):
         get_guard(load_settings())
+
+
+def test_a_guard_server_that_is_down_stops_the_turn_and_keeps_the_message(
+    write_config: Callable[[str], Path],
+) -> None:
+    from psi.agent.chat import ChatService
+
+    write_config(profile("http://127.0.0.1:9/v1"))
+    service = ChatService.open(load_settings(), model=None, embed=False)
+    try:
+        with pytest.raises(ModelError, match="safety guard \\(llama-guard\\)") as caught:
+            service.send("Plan my week, please.")
+        assert "safety.guard embedded" in (caught.value.hint or "")
+        assert [m.content for m in service.history()] == ["Plan my week, please."]
+    finally:
+        service.close()

@@ -301,7 +301,12 @@ class ChatService:
         refusal as the reply, and no model sees it; a sensitive one ("warn") is answered
         with a line in the system message that asks for care."""
         text = check_message(text, max_chars=self.settings.max_message_chars)
-        verdict = self.guards.check(text, Channel.user, conversation_id=self.conversation_id)
+        try:
+            verdict = self.guards.check(text, Channel.user, conversation_id=self.conversation_id)
+        except ModelError:
+            # A guard that cannot judge stops the turn, but what the person wrote is kept.
+            self._store_user_message(text)
+            raise
         if verdict.action == "block":
             self._store_user_message(text)
             done = Reply(message=Message.assistant(refusal(verdict)), model="psi")

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from psi.errors import ModelError, PsiError
 from psi.safety.policy import judge
 from psi.safety.types import Channel, Guard, Verdict
 
@@ -54,7 +55,9 @@ class Guards:
         def run() -> None:
             try:
                 guard = self.guard()
-                if guard is not None:
+                # Only a guard in this process is worth a practice run; a server is not
+                # sent a made-up message (nor, if remote, a ledger row for one).
+                if guard is not None and guard.name == "embedded":
                     guard.assess("hello", Channel.user)
             except Exception as exc:  # reported by the first check that needs the guard
                 self._failure = exc
@@ -67,7 +70,18 @@ class Guards:
         guard = self.guard()
         if guard is None:
             return Verdict(action="allow", channel=channel, reasons=("no guard configured",))
-        verdict = judge(guard.assess(text, channel), self.settings)
+        try:
+            assessment = guard.assess(text, channel)
+        except PsiError as exc:
+            # Fail closed: nothing goes on unjudged, and the person learns why.
+            raise ModelError(
+                f"The safety guard ({guard.name}) could not judge this {channel} text: "
+                f"{exc.message}",
+                hint=(exc.hint + " " if exc.hint else "")
+                + "Nothing was lost. To use the offline guard meanwhile: "
+                "`psi config set safety.guard embedded`.",
+            ) from exc
+        verdict = judge(assessment, self.settings)
         if self.audit is not None:
             self.audit.verdict(verdict, text, conversation_id=conversation_id)
         return verdict

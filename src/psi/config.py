@@ -414,12 +414,13 @@ class SafetySettings(BaseModel):
     guard: GuardBackend = Field(
         default="embedded",
         description="embedded (offline classifier and rules), llama-guard (Llama Guard "
-        "behind an OpenAI-compatible server, named by guard_model), moderation (a remote "
-        "moderation API: not available yet), none (no hazard checks; approvals still apply).",
+        "behind an OpenAI-compatible server, named by guard_model), moderation (a "
+        "moderation API like OpenAI's, named by guard_model, always through the egress "
+        "door, redacted), none (no hazard checks; approvals still apply).",
     )
     guard_model: str | None = Field(
         default=None,
-        description="llama-guard: the model profile of the server that runs it.",
+        description="llama-guard / moderation: the model profile of the server behind it.",
     )
     actions: dict[str, GuardAction] = Field(
         default_factory=lambda: dict(DEFAULT_ACTIONS),

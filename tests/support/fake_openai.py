@@ -41,6 +41,8 @@ class FakeOpenAI:
     ) -> None:
         """`prompt_tokens` fixes the usage the server reports (default: words sent)."""
         self.answer = answer
+        # /moderations: category scores for a text (none flagged by default).
+        self.moderate: Callable[[str], dict[str, float]] = lambda text: {}
         self.prompt_tokens = prompt_tokens
         self.chunk_chars = chunk_chars
         self.status = status
@@ -92,6 +94,12 @@ class FakeOpenAI:
                     usage = {"prompt_tokens": 1, "total_tokens": 1}
                     reply = {"object": "list", "data": data, "model": "e", "usage": usage}
                     self._send_json(200, reply)
+                elif self.path.endswith("/moderations"):
+                    scores = fake.moderate(str(request["input"]))
+                    result = {"flagged": max(scores.values(), default=0) > 0.5,
+                              "categories": {k: v > 0.5 for k, v in scores.items()},
+                              "category_scores": scores}  # fmt: skip
+                    self._send_json(200, {"id": "m", "model": "m", "results": [result]})
                 elif request.get("stream"):
                     self._stream(fake.answer(request), request)
                 else:

@@ -1,4 +1,4 @@
-"""The guard the settings name (`[safety] guard`): embedded, llama-guard or none."""
+"""The guard the settings name (`[safety] guard`): embedded, llama-guard, moderation or none."""
 
 from __future__ import annotations
 
@@ -19,16 +19,15 @@ def get_guard(settings: Settings) -> Guard | None:
         from psi.safety.embedded import EmbeddedGuard
 
         return EmbeddedGuard()
-    if backend == "moderation":
-        raise ConfigError(
-            "safety.guard = moderation is not available yet.",
-            hint="Use embedded (the default) or llama-guard with safety.guard_model.",
-        )
     if settings.safety.guard_model is None:
         raise ConfigError(
-            "safety.guard = llama-guard needs the model profile that serves it.",
-            hint="Add a profile for your Llama Guard server and set safety.guard_model to it.",
+            f"safety.guard = {backend} needs the model profile that serves it.",
+            hint=f"Add a profile for your {backend} server and set safety.guard_model to it.",
         )
+    if backend == "moderation":
+        from psi.safety.moderation import RemoteModeration
+
+        return RemoteModeration(settings.profile(settings.safety.guard_model), settings)
     from psi.llm.registry import get_model
     from psi.safety.llamaguard import LlamaGuard
 

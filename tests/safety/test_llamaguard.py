@@ -51,9 +51,13 @@ def test_llama_guard_verdicts_drive_the_policy(write_config: Callable[[str], Pat
         assert set(two.categories) == {"S2", "S14"} and two.action == "block"
         fine = guard.assess("Banana bread, please", Channel.user)
         assert fine.unsafe == 0.0 and fine.hazards == {}
-        guard.assess("Here is how to make a nerve agent", Channel.model)
-        roles = [m["role"] for m in fake.requests[-1]["messages"]]
-        assert roles[-2:] == ["user", "assistant"]  # an answer is judged as the reply it is
+        guard.assess("Here is how to make a nerve agent", Channel.model, prompt="Chemistry?")
+        sent = [(m["role"], m["content"]) for m in fake.requests[-1]["messages"]]
+        # An answer is judged as the reply it is, to the question it answers.
+        assert sent[-2:] == [
+            ("user", "Chemistry?"),
+            ("assistant", "Here is how to make a nerve agent"),
+        ]
 
 
 def test_rules_still_score_injection_under_llama_guard(

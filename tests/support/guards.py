@@ -26,7 +26,7 @@ class KeywordGuard:
         self.score = score
         self.seen: list[tuple[Channel, str]] = []
 
-    def assess(self, text: str, channel: Channel) -> Assessment:
+    def assess(self, text: str, channel: Channel, *, prompt: str | None = None) -> Assessment:
         self.seen.append((channel, text))
         lowered = text.lower()
         codes = {code: self.score for word, code in self.hazards.items() if word in lowered}

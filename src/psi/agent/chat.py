@@ -398,6 +398,7 @@ class ChatService:
         turn.fallbacks = candidates[1:]
         turn.restart = start
         turn.verdicts.append(verdict)
+        turn.asked = text
         if first.tools:
             turn.use_tools(first.tools, prompt=first.prompt, options=options, source=message_id)
             turn.acting = self.acting(key=key, untrusted=untrusted, source=message_id)
@@ -535,6 +536,8 @@ class Turn:
         # The guards' verdicts on this turn: the user's message, then the reply.
         self.verdicts: list[Verdict] = []
         self.withheld = False
+        # What the user asked, for a guard that judges an answer against its question.
+        self.asked: str | None = None
         self._replaced: Reply | None = None
 
     def use_tools(
@@ -642,7 +645,7 @@ class Turn:
             return
         service = self.service
         verdict = service.guards.check(
-            reply.text, Channel.model, conversation_id=self.conversation_id
+            reply.text, Channel.model, conversation_id=self.conversation_id, prompt=self.asked
         )
         self.verdicts.append(verdict)
         if verdict.action != "block":

@@ -180,7 +180,7 @@ class EmbeddedGuard:
     def thresholds(self) -> dict[str, float]:
         return model().thresholds
 
-    def assess(self, text: str, channel: Channel) -> Assessment:
+    def assess(self, text: str, channel: Channel, *, prompt: str | None = None) -> Assessment:
         from psi.safety.features import hashed
 
         m = model()

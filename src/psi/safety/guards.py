@@ -66,12 +66,20 @@ class Guards:
         thread.start()
         return thread
 
-    def check(self, text: str, channel: Channel, *, conversation_id: int | None = None) -> Verdict:
+    def check(
+        self,
+        text: str,
+        channel: Channel,
+        *,
+        conversation_id: int | None = None,
+        prompt: str | None = None,
+    ) -> Verdict:
+        """Judge `text` on `channel` (an answer with the `prompt` it answers) and audit it."""
         guard = self.guard()
         if guard is None:
             return Verdict(action="allow", channel=channel, reasons=("no guard configured",))
         try:
-            assessment = guard.assess(text, channel)
+            assessment = guard.assess(text, channel, prompt=prompt)
         except PsiError as exc:
             # Fail closed: nothing goes on unjudged, and the person learns why.
             raise ModelError(

@@ -5,11 +5,12 @@
 
 The text goes to the model as the conversation Llama Guard judges: the user's turn for
 the user, tool and document channels; for the model channel, the answer as the
-assistant's turn after a stand-in user turn. Llama Guard replies `safe`, or `unsafe` and
-a line of S-codes (`S1,S10`); anything else is a ModelError that says so. The model is
-used through psi's ChatModel seam, so a server off this machine is reached through the
-egress door (policy, redaction, ledger) like any remote model. Llama Guard does not score
-injection: psi's rules (invisible characters, encoded payloads, role overrides) do.
+assistant's turn after the user's message it answers (a stand-in when none is given).
+Llama Guard replies `safe`, or `unsafe` and a line of S-codes (`S1,S10`); anything
+else is a ModelError that says so. The model is used through psi's ChatModel seam, so
+a server off this machine is reached through the egress door (policy, redaction,
+ledger) like any remote model. Llama Guard does not score injection: psi's rules
+(invisible characters, encoded payloads, role overrides) do.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ class LlamaGuard:
     def __init__(self, model: ChatModel) -> None:
         self.model = model
 
-    def assess(self, text: str, channel: Channel) -> Assessment:
+    def assess(self, text: str, channel: Channel, *, prompt: str | None = None) -> Assessment:
         if channel is Channel.model:
-            messages = [Message.user(ASKED), Message.assistant(text)]
+            messages = [Message.user(prompt or ASKED), Message.assistant(text)]
         else:
             messages = [Message.user(text)]
         reply = self.model.chat(messages, options=ChatOptions(temperature=0, max_tokens=20))

@@ -103,7 +103,7 @@ class RemoteModeration:
             max_retries=1,
         )
 
-    def assess(self, text: str, channel: Channel) -> Assessment:
+    def assess(self, text: str, channel: Channel, *, prompt: str | None = None) -> Assessment:
         import openai
 
         from psi.llm.remote import offline_refusal

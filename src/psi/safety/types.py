@@ -78,4 +78,6 @@ class Guard(Protocol):
 
     name: str
 
-    def assess(self, text: str, channel: Channel) -> Assessment: ...
+    def assess(self, text: str, channel: Channel, *, prompt: str | None = None) -> Assessment:
+        """Score `text`; for a model's answer, `prompt` is what it answered, when known."""
+        ...

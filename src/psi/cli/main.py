@@ -22,6 +22,7 @@ from psi.cli import (
     review_cmd,
     route_cmd,
     safety_cmd,
+    serve_cmd,
 )
 
 app = typer.Typer(
@@ -69,6 +70,8 @@ app.command("review")(review_cmd.review)
 app.command("daemon")(daemon.daemon)
 app.command("audit")(safety_cmd.audit)
 app.add_typer(safety_cmd.approvals_app, name="approvals")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(serve_cmd.user_app, name="user")
 
 
 def run() -> None:

@@ -1,0 +1,359 @@
+"""The HTTP API: OpenAI-compatible chat and REST routes, thin over psi's services.
+
+    app = create_app(settings)          # uvicorn.run(app, host="127.0.0.1", port=8765)
+
+Every route needs `Authorization: Bearer psi_...` (psi.server.tokens) and acts as that
+token's user: the services it calls are built for that user id, and every repository
+query is scoped by it, so another user's row is simply not found (404).
+
+- `GET /v1/models`, `POST /v1/chat/completions` (streaming as server-sent events or
+  whole): a full psi turn, with memory, goals, routing, the egress door and the guards.
+  `model` is `psi` (the route picks) or a profile name. The request's earlier messages
+  start a new psi conversation; `X-Psi-Conversation: ID` continues one instead, and the
+  reply says which (`psi_conversation_id`).
+- `/api/approvals` (list, approve, deny), `/api/audit`, `/api/egress`: what the CLI's
+  `psi approvals`, `psi audit` and `psi egress log` show.
+
+Errors are JSON `{"error": {"message", "hint", "type"}}`: 401 without a valid token,
+404 for what is not this user's, 400/422 for bad input, 403 when the privacy policy
+refuses, 502 when a model fails.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from psi.config import Settings
+from psi.errors import ModelError, NotFound, OfflineRefusal, PsiError, UserError
+from psi.server.tokens import Tokens
+from psi.store.db import Store, open_store
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    name: str
+    is_admin: bool
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = ""
+
+
+class ChatRequest(BaseModel):
+    model: str = Field(default="psi", max_length=100)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+STATUS = {NotFound: 404, OfflineRefusal: 403, UserError: 400, ModelError: 502}
+
+
+def status_of(error: PsiError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 500)
+
+
+def error_body(message: str, *, hint: str | None = None, kind: str = "error") -> dict[str, Any]:
+    return {"error": {"message": message, "hint": hint, "type": kind}}
+
+
+class Models:
+    """One model object per profile for the process; a local model (one llama.cpp context)
+    answers one request at a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[Any, threading.Lock]:
+        from psi.llm.registry import get_model
+
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = get_model(self.settings.profile(name), self.settings)
+                self._locks[name] = threading.Lock()
+            return self._models[name], self._locks[name]
+
+
+def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The user the bearer token belongs to; 401 without a valid one."""
+    from psi.store.models import User
+
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    user_id = request.app.state.tokens.verify(token) if token else None
+    if user_id is None:
+        raise HTTPException(
+            status_code=401,
+            detail="A valid API token is needed: `Authorization: Bearer psi_...` "
+            "(`psi user add NAME` makes one).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with request.app.state.store.session() as session:
+        user = session.get(User, user_id)
+        assert user is not None  # tokens go with their user
+        return Principal(user.id, user.name, bool(user.is_admin))
+
+
+CurrentUser = Annotated[Principal, Depends(principal)]
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    store = store or open_store(settings.db_url)
+    tokens = Tokens(store)
+    models = Models(settings)
+    app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None)
+    app.state.store = store
+    app.state.tokens = tokens
+
+    @app.exception_handler(PsiError)
+    async def psi_error(request: Request, exc: PsiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.message, hint=exc.hint, kind=type(exc).__name__),
+            status_code=status_of(exc),
+        )
+
+    # -- OpenAI-compatible -------------------------------------------------------------
+
+    @app.get("/v1/models")
+    def list_models(who: CurrentUser) -> dict[str, Any]:
+        names = ["psi", *sorted(settings.profiles())]
+        return {
+            "object": "list",
+            "data": [{"id": n, "object": "model", "created": 0, "owned_by": "psi"} for n in names],
+        }
+
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat_completions(
+        body: ChatRequest,
+        who: CurrentUser,
+        conversation: Annotated[int | None, Header(alias="X-Psi-Conversation")] = None,
+    ) -> Any:
+        from psi.llm.types import ChatOptions
+
+        service, lock = _service(settings, store, models, who, body.model)
+        if conversation is not None:
+            service.resume(conversation)
+        else:
+            _seed(service, body.messages[:-1])
+        last = body.messages[-1]
+        if last.role != "user" or not (last.content or "").strip():
+            service.close()
+            raise UserError(
+                "The last message must be the user's, with text.",
+                hint='End `messages` with {"role": "user", "content": "..."}.',
+            )
+        options = ChatOptions(max_tokens=body.max_tokens, temperature=body.temperature)
+        created = int(time.time())
+        reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        lock.acquire()
+        try:
+            turn = service.send(last.content or "", options=options)
+        except BaseException:
+            lock.release()
+            service.close()
+            raise
+        if not body.stream:
+            try:
+                for _ in turn:
+                    pass
+            finally:
+                lock.release()
+                service.close()
+            return _completion(turn, reply_id, created)
+
+        def events() -> Iterator[str]:
+            name = turn.model.name
+            try:
+                head = {"role": "assistant", "content": ""}
+                yield _event(reply_id, created, name, head, None, turn.conversation_id)
+                for piece in turn:
+                    yield _event(reply_id, created, name, {"content": piece}, None,
+                                 turn.conversation_id)  # fmt: skip
+                finish = turn.reply.finish_reason
+                yield _event(reply_id, created, name, {}, finish, turn.conversation_id)
+                yield "data: [DONE]\n\n"
+            except PsiError as exc:
+                yield "data: " + json.dumps(error_body(exc.message, hint=exc.hint)) + "\n\n"
+            finally:
+                # A client that went away: what arrived is stored, marked interrupted.
+                if turn.message_id is None:
+                    turn.interrupt()
+                lock.release()
+                service.close()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    # -- REST ---------------------------------------------------------------------------
+
+    @app.get("/api/approvals")
+    def approvals(
+        who: CurrentUser,
+        status: Literal["pending", "approved", "denied", "all"] = "pending",
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        from psi.safety.approval import Approvals
+
+        rows = Approvals(store, user_id=who.user_id).list(
+            status=None if status == "all" else status, limit=limit
+        )
+        return {"data": [_plain(vars(a)) for a in rows]}
+
+    @app.post("/api/approvals/{approval_id}/{decision}")
+    def decide(
+        approval_id: int,
+        decision: Literal["approve", "deny"],
+        who: CurrentUser,
+    ) -> dict[str, Any]:
+        from psi.agent.acting import settle
+        from psi.clock import system_clock
+        from psi.safety.approval import Approvals
+        from psi.safety.audit import Audit
+        from psi.tools.base import ToolContext
+        from psi.tools.builtin import builtin_toolbox
+
+        ctx = ToolContext(settings=settings, store=store, user_id=who.user_id,
+                          clock=system_clock)  # fmt: skip
+        status, output = settle(
+            approval_id,
+            approve=decision == "approve",
+            toolbox=builtin_toolbox(),
+            ctx=ctx,
+            approvals=Approvals(store, user_id=who.user_id),
+            audit=Audit(store, user_id=who.user_id),
+        )
+        return {"id": approval_id, "status": status, "result": output}
+
+    @app.get("/api/audit")
+    def audit(
+        who: CurrentUser,
+        since: datetime | None = None,
+        type: Annotated[list[str] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        from psi.safety.audit import Audit
+
+        entries = Audit(store, user_id=who.user_id).entries(since=since, kinds=type, limit=limit)
+        return {"data": [_plain(vars(e)) for e in entries]}
+
+    @app.get("/api/egress")
+    def egress_log(
+        who: CurrentUser,
+        limit: Annotated[int, Query(ge=1, le=500)] = 20,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        from psi.egress.ledger import Ledger
+
+        rows = Ledger(store, user_id=who.user_id).recent(limit, offset=offset)
+        return {"data": [_plain(vars(e)) for e in rows]}
+
+    return app
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _service(
+    settings: Settings, store: Store, models: Models, who: Principal, model: str
+) -> tuple[Any, threading.Lock]:
+    from psi.agent.chat import ChatService, load_embedder
+    from psi.memory.service import Memory
+    from psi.safety.approval import HoldForUser, Refuse
+
+    chosen = settings.default_model if model == "psi" else model
+    chat_model, lock = models.get(chosen)
+    service = ChatService(
+        settings=settings,
+        store=store,
+        user_id=who.user_id,
+        model=chat_model,
+        memory=Memory(store, user_id=who.user_id, embedder=lambda: load_embedder(settings)),
+        embed=False,
+        # Nobody is at a keyboard: calls that need a yes wait in /api/approvals.
+        approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),
+    )
+    service.pinned = model != "psi"
+    return service, lock
+
+
+def _seed(service: Any, earlier: list[ChatMessage]) -> None:
+    """A new conversation holding the request's earlier user and assistant turns."""
+    from psi.llm.types import Message
+
+    kept = [m for m in earlier if m.role in ("user", "assistant") and (m.content or "").strip()]
+    if not kept:
+        return
+    conversation = service._conversation()
+    for m in kept:
+        message = (
+            Message.user(m.content or "")
+            if m.role == "user"
+            else Message.assistant(m.content or "")
+        )
+        service.conversations.add(conversation, message, at=service.clock())
+
+
+def _event(
+    reply_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None,
+    conversation: int,
+) -> str:
+    chunk = {
+        "id": reply_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "psi_conversation_id": conversation,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": _finish(finish)}],
+    }
+    return "data: " + json.dumps(chunk, ensure_ascii=False) + "\n\n"
+
+
+def _finish(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return "stop" if reason == "interrupted" else reason
+
+
+def _completion(turn: Any, reply_id: str, created: int) -> dict[str, Any]:
+    reply = turn.reply
+    usage = reply.usage
+    return {
+        "id": reply_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": reply.model or turn.model.name,
+        "psi_conversation_id": turn.conversation_id,
+        "psi_notes": turn.notes,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text},
+                "finish_reason": _finish(reply.finish_reason) or "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
+    }

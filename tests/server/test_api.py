@@ -178,3 +178,50 @@ def test_single_user_mode_makes_one_private_token_file(psi_home: Path) -> None:
     assert tokens.verify(token) == store.ensure_user(settings.user)
     assert local_token(settings, store, tokens) is None  # kept, not remade
     assert tokens.verify(token.replace("_", "-", 1)) is None
+
+
+def test_rest_routes_belong_to_their_owner(server: Server) -> None:
+    alice = server.client("alice")
+    reply = alice.chat.completions.create(
+        model="psi", messages=[{"role": "user", "content": "My sister Ada lives in Lyon."}]
+    )
+    conversation = reply.model_extra["psi_conversation_id"]  # type: ignore[index]
+    listed = server.get("/api/conversations", "alice").json()["data"]
+    assert [c["id"] for c in listed] == [conversation]
+    said = server.get(f"/api/conversations/{conversation}/messages", "alice").json()["data"]
+    assert [m["role"] for m in said] == ["user", "assistant"]
+    assert server.get("/api/conversations", "bob").json()["data"] == []
+    assert server.get(f"/api/conversations/{conversation}/messages", "bob").status_code == 404
+    # Memory: indexed after the reply; wait for the background indexer of that turn.
+    deadline = time.monotonic() + 10
+    found: list[dict[str, object]] = []
+    while not found and time.monotonic() < deadline:
+        found = server.get("/api/memories/search", "alice", params={"q": "sister Lyon"}).json()[
+            "data"
+        ]
+        time.sleep(0.05)
+    assert found and "Lyon" in str(found[0]["text"])
+    assert server.get("/api/memories/search", "bob", params={"q": "sister Lyon"}).json() == {
+        "data": []
+    }
+    memory = found[0]["id"]
+    assert httpx2.delete(f"{server.url}/api/memories/{memory}",
+                         headers={"Authorization": f"Bearer {server.tokens['bob']}"}
+                         ).status_code == 404  # fmt: skip
+    gone = httpx2.delete(
+        f"{server.url}/api/memories/{memory}",
+        headers={"Authorization": f"Bearer {server.tokens['alice']}"},
+    )
+    assert gone.status_code == 204
+    after = server.get("/api/memories/search", "alice", params={"q": "sister Lyon"}).json()
+    assert memory not in [m["id"] for m in after["data"]]
+    put = httpx2.put(f"{server.url}/api/profile", json={"text": "Likes tea."},
+                     headers={"Authorization": f"Bearer {server.tokens['alice']}"})  # fmt: skip
+    assert put.json() == {"text": "Likes tea."}
+    assert server.get("/api/profile", "alice").json()["text"] == "Likes tea."
+    assert "tea" not in server.get("/api/profile", "bob").json()["text"]
+    assert server.get("/api/goals", "bob").json() == {"data": []}
+    assert "tasks" in server.get("/api/agenda", "alice", params={"days": 7}).json()
+    assert server.get("/api/agenda", "alice", params={"days": 99}).status_code == 422
+    for path in ("/api/conversations", "/api/profile", "/api/goals", "/api/agenda"):
+        assert server.get(path).status_code == 401

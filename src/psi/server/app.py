@@ -60,6 +60,10 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
 
 
+class ProfileText(BaseModel):
+    text: str = Field(max_length=20_000)
+
+
 STATUS = {NotFound: 404, OfflineRefusal: 403, UserError: 400, ModelError: 502}
 
 
@@ -261,6 +265,102 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
 
         rows = Ledger(store, user_id=who.user_id).recent(limit, offset=offset)
         return {"data": [_plain(vars(e)) for e in rows]}
+
+    @app.get("/api/conversations")
+    def conversations(
+        who: CurrentUser,
+        limit: Annotated[int, Query(ge=1, le=500)] = 20,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        from psi.store.conversations import Conversations
+
+        rows = Conversations(store, user_id=who.user_id).list(limit=limit, offset=offset)
+        return {"data": [_plain(vars(c)) for c in rows], "limit": limit, "offset": offset}
+
+    @app.get("/api/conversations/{conversation_id}/messages")
+    def messages(conversation_id: int, who: CurrentUser) -> dict[str, Any]:
+        from psi.store.conversations import Conversations
+
+        said = Conversations(store, user_id=who.user_id).messages(conversation_id)
+        return {
+            "data": [
+                {
+                    "id": m.id,
+                    "role": m.role,
+                    "content": m.content,
+                    "at": m.created_at.isoformat(),
+                    "model": m.model_profile,
+                    "interrupted": m.interrupted,
+                }
+                for m in said
+            ]
+        }
+
+    @app.get("/api/memories/search")
+    def search_memories(
+        who: CurrentUser,
+        q: Annotated[str, Query(min_length=1, max_length=2000)],
+        limit: Annotated[int, Query(ge=1, le=50)] = 6,
+    ) -> dict[str, Any]:
+        from psi.memory.service import Memory
+
+        found = Memory(store, user_id=who.user_id).recall(q, limit=limit)
+        return {
+            "data": [
+                {
+                    "id": r.episode.id,
+                    "speaker": r.episode.speaker,
+                    "text": r.episode.text,
+                    "at": r.episode.at.isoformat(),
+                    "conversation_id": r.episode.conversation_id,
+                }
+                for r in found
+            ]
+        }
+
+    @app.delete("/api/memories/{memory_id}", status_code=204)
+    def forget_memory(memory_id: int, who: CurrentUser) -> None:
+        from psi.memory.control import forget_episode
+        from psi.memory.service import Memory
+
+        forget_episode(Memory(store, user_id=who.user_id), memory_id)
+
+    @app.get("/api/profile")
+    def get_profile(who: CurrentUser) -> dict[str, Any]:
+        from psi.memory.profile import Profiles
+
+        return {"text": Profiles(store, user_id=who.user_id).get().text}
+
+    @app.put("/api/profile")
+    def put_profile(body: ProfileText, who: CurrentUser) -> dict[str, Any]:
+        from psi.memory.profile import Profiles
+
+        return {"text": Profiles(store, user_id=who.user_id).set(body.text).text}
+
+    @app.get("/api/goals")
+    def goals(who: CurrentUser) -> dict[str, Any]:
+        from psi.goals.store import Goals
+
+        rows = Goals(store, user_id=who.user_id, zone=settings.zone()).all()
+        return {
+            "data": [
+                {
+                    "id": g.id,
+                    "title": g.title,
+                    "status": g.status,
+                    "target_date": g.target_date.isoformat(),
+                }
+                for g in rows
+            ]
+        }
+
+    @app.get("/api/agenda")
+    def agenda(who: CurrentUser, days: Annotated[int, Query(ge=1, le=14)] = 1) -> Any:
+        from psi.goals.conversation import GetAgenda, GoalChat
+        from psi.goals.store import Goals
+
+        chat = GoalChat(Goals(store, user_id=who.user_id, zone=settings.zone()))
+        return chat.handle("get_agenda", GetAgenda(days=days))
 
     return app
 

@@ -461,6 +461,35 @@ class SafetySettings(BaseModel):
         return {**DEFAULT_ACTIONS, **value}
 
 
+class ServerSettings(BaseModel):
+    """`psi serve` (`[server]`): where it listens and what one client may ask of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Address to bind; loopback by default.")
+    port: int = Field(default=8765, ge=1, le=65535)
+    rate_limit: str = Field(
+        default="120/minute",
+        description="Requests per token, in the `limits` notation: 120/minute, 10/second.",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="Largest request body accepted (413 above)."
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is no rate; write it like 120/minute or 5/second"
+            ) from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PSI_",
@@ -501,6 +530,7 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=lambda: EgressSettings())
     routing: RoutingSettings = Field(default_factory=lambda: RoutingSettings())
     safety: SafetySettings = Field(default_factory=lambda: SafetySettings())
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
 
     @field_validator("timezone")
     @classmethod

@@ -137,8 +137,12 @@ def local_token(settings: Settings, store: Store, tokens: Tokens) -> Path | None
 
 @friendly
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless told)."),
-    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to bind (default server.host: 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port (default server.port: 8765)."
+    ),
 ) -> None:
     """Serve the OpenAI-compatible API and psi's REST API."""
     import uvicorn
@@ -146,6 +150,8 @@ def serve(
     from psi.server.app import create_app
 
     settings, store, tokens = _open()
+    host = host or settings.server.host
+    port = port or settings.server.port
     made = local_token(settings, store, tokens)
     if made is not None:
         err.print(f"Made an API token for {settings.user}: it is in {made}")

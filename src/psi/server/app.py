@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -58,6 +59,11 @@ class ChatRequest(BaseModel):
     stream: bool = False
     max_tokens: int | None = Field(default=None, ge=1, le=32_768)
     temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+# Row ids and offsets stay within what every database's integer holds.
+MAX_ID = 2**53
+RowId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID)]
 
 
 class ProfileText(BaseModel):
@@ -124,6 +130,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.tokens = tokens
+    limit_requests(app, settings)
 
     @app.exception_handler(PsiError)
     async def psi_error(request: Request, exc: PsiError) -> JSONResponse:
@@ -146,7 +153,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     def chat_completions(
         body: ChatRequest,
         who: CurrentUser,
-        conversation: Annotated[int | None, Header(alias="X-Psi-Conversation")] = None,
+        conversation: Annotated[
+            int | None, Header(alias="X-Psi-Conversation", ge=1, le=MAX_ID)
+        ] = None,
     ) -> Any:
         from psi.llm.types import ChatOptions
 
@@ -220,7 +229,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
 
     @app.post("/api/approvals/{approval_id}/{decision}")
     def decide(
-        approval_id: int,
+        approval_id: RowId,
         decision: Literal["approve", "deny"],
         who: CurrentUser,
     ) -> dict[str, Any]:
@@ -259,7 +268,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     def egress_log(
         who: CurrentUser,
         limit: Annotated[int, Query(ge=1, le=500)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> dict[str, Any]:
         from psi.egress.ledger import Ledger
 
@@ -270,7 +279,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     def conversations(
         who: CurrentUser,
         limit: Annotated[int, Query(ge=1, le=500)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> dict[str, Any]:
         from psi.store.conversations import Conversations
 
@@ -278,7 +287,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         return {"data": [_plain(vars(c)) for c in rows], "limit": limit, "offset": offset}
 
     @app.get("/api/conversations/{conversation_id}/messages")
-    def messages(conversation_id: int, who: CurrentUser) -> dict[str, Any]:
+    def messages(conversation_id: RowId, who: CurrentUser) -> dict[str, Any]:
         from psi.store.conversations import Conversations
 
         said = Conversations(store, user_id=who.user_id).messages(conversation_id)
@@ -319,7 +328,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         }
 
     @app.delete("/api/memories/{memory_id}", status_code=204)
-    def forget_memory(memory_id: int, who: CurrentUser) -> None:
+    def forget_memory(memory_id: RowId, who: CurrentUser) -> None:
         from psi.memory.control import forget_episode
         from psi.memory.service import Memory
 
@@ -363,6 +372,44 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         return chat.handle("get_agenda", GetAgenda(days=days))
 
     return app
+
+
+def limit_requests(app: FastAPI, settings: Settings) -> None:
+    """413 for a body over `server.max_body_bytes`; 429 with Retry-After once a token has
+    made `server.rate_limit` requests in the moving window."""
+    import math
+
+    from limits import parse, storage, strategies
+
+    rate = parse(settings.server.rate_limit)
+    limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    largest = settings.server.max_body_bytes
+
+    @app.middleware("http")
+    async def limits(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > largest:
+            return JSONResponse(
+                error_body(
+                    f"The request body is {int(length):,} bytes; psi takes up to {largest:,}.",
+                    hint="Send less, or raise server.max_body_bytes.",
+                ),
+                status_code=413,
+            )
+        auth = request.headers.get("authorization", "")
+        key = auth.removeprefix("Bearer ").strip()[:13]  # psi_ + the public prefix
+        if key.startswith("psi_") and not limiter.hit(rate, key):
+            reset = limiter.get_window_stats(rate, key).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            return JSONResponse(
+                error_body(
+                    f"Too many requests for this token ({settings.server.rate_limit}).",
+                    hint=f"Try again in {wait} s, or raise server.rate_limit.",
+                ),
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
+        return await call_next(request)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

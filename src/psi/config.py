@@ -127,6 +127,9 @@ class ModelProfile(BaseModel):
     )
     n_threads: int | None = Field(default=None, ge=1, description="llamacpp: CPU threads.")
     replies: list[str] = Field(default_factory=list, description="scripted: replies in order.")
+    chunk_delay: float = Field(
+        default=0.0, ge=0, le=5, description="scripted: seconds between streamed words."
+    )
 
     @field_validator("api_key_env")
     @classmethod

@@ -225,3 +225,38 @@ def test_rest_routes_belong_to_their_owner(server: Server) -> None:
     assert server.get("/api/agenda", "alice", params={"days": 99}).status_code == 422
     for path in ("/api/conversations", "/api/profile", "/api/goals", "/api/agenda"):
         assert server.get(path).status_code == 401
+
+
+def test_a_stream_the_client_drops_is_kept_marked_interrupted(
+    write_config: Callable[[str], Path], server: Server
+) -> None:
+    write_config(CONFIG + 'chunk_delay = 0.05\nreplies = ["' + "word " * 200 + '"]\n')
+    slow = create_app(load_settings())
+    from fastapi.testclient import TestClient
+
+    headers = {"Authorization": f"Bearer {server.tokens['alice']}"}
+    body = {"model": "demo", "stream": True,
+            "messages": [{"role": "user", "content": "talk for a while"}]}  # fmt: skip
+    with (
+        TestClient(slow) as client,
+        client.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        lines = response.iter_lines()
+        received = [next(lines) for _ in range(6)]
+    assert any("word" in line for line in received)
+    deadline = time.monotonic() + 10
+    said: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        with TestClient(slow) as client:
+            listed = client.get("/api/conversations", headers=headers).json()["data"]
+            if listed:
+                cid = listed[0]["id"]
+                said = client.get(f"/api/conversations/{cid}/messages", headers=headers).json()[
+                    "data"
+                ]
+        if len(said) == 2:
+            break
+        time.sleep(0.1)
+    assert [m["role"] for m in said] == ["user", "assistant"]
+    assert said[1]["interrupted"] is True
+    assert 0 < str(said[1]["content"]).count("word") < 200

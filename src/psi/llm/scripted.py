@@ -68,7 +68,9 @@ class ScriptedModel(ChatModel):
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, settings: Settings) -> ScriptedModel:
-        return cls(profile.replies, profile=profile, fallback="echo")
+        return cls(
+            profile.replies, profile=profile, fallback="echo", chunk_delay=profile.chunk_delay
+        )
 
     def add(self, *replies: ScriptItem) -> None:
         self.queue.extend(replies)

@@ -1,0 +1,181 @@
+"""Load on `psi serve` with the scripted model, beside a bare FastAPI endpoint in one run.
+
+    python bench/load.py [--clients 50] [--seconds 30] [--json OUT]
+
+Starts three servers on 127.0.0.1, each its own process (uvicorn, one worker), on a fresh
+PSI_HOME whose default model is the scripted one (no model compute: what is measured is
+psi around the model):
+- psi `POST /v1/chat/completions`: a full turn (guard on the user's message and the
+  answer, memory recall, the context, the store, the conversation written);
+- psi `GET /api/memories/search` over a few hundred stored messages;
+- a bare FastAPI app answering the same JSON shape with no work: the floor.
+`--clients` asyncio clients (httpx2) send requests back to back for `--seconds` each.
+Reported per target: requests/s, p50 and p99 latency, errors (non-2xx or failed), and the
+overhead ratio p50(psi) / p50(bare). Targets: 0 errors; chat p99 <= 150 ms at 50 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+BARE = """
+from fastapi import FastAPI
+app = FastAPI()
+
+@app.post("/v1/chat/completions")
+def chat(body: dict) -> dict:
+    return {"object": "chat.completion", "choices": [{"index": 0, "message":
+            {"role": "assistant", "content": "You said: hi"}, "finish_reason": "stop"}]}
+"""
+
+CONFIG = """
+default_model = "demo"
+[server]
+rate_limit = "100000000/minute"
+[models.demo]
+backend = "scripted"
+model = "demo"
+local = true
+open_weight = true
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str, headers: dict[str, str], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx2.get(url, headers=headers, timeout=1.0)
+            return
+        except httpx2.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def hammer(
+    method: str, url: str, *, clients: int, seconds: float, headers: dict[str, str], **kw: Any
+) -> dict[str, Any]:
+    times: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx2.AsyncClient(timeout=30.0, limits=limits, headers=headers) as client:
+
+        async def one() -> None:
+            nonlocal errors
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                try:
+                    response = await client.request(method, url, **kw)
+                    ok = response.status_code < 300
+                except httpx2.HTTPError:
+                    ok = False
+                times.append(time.perf_counter() - start)
+                errors += not ok
+
+        began = time.monotonic()
+        await asyncio.gather(*(one() for _ in range(clients)))
+        took = time.monotonic() - began
+    times.sort()
+    return {
+        "requests": len(times),
+        "per_second": round(len(times) / took, 1),
+        "p50_ms": round(statistics.median(times) * 1000, 1),
+        "p99_ms": round(times[int(len(times) * 0.99) - 1] * 1000, 1),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="psi-load-"))
+    (home / "config.toml").write_text(CONFIG, encoding="utf-8")
+    env = {**os.environ, "PSI_HOME": str(home), "PSI_EMBEDDER__BACKEND": "hashing"}
+    psi = str(Path(sys.executable).parent / "psi")
+    # A few hundred messages to search.
+    lines = "".join(f"Note {i}: the blue bike needs new brakes, shop {i % 7}\n" for i in range(300))
+    subprocess.run([psi, "chat"], input=lines, env=env, text=True, check=True,
+                   capture_output=True)  # fmt: skip
+    psi_port, bare_port = free_port(), free_port()
+    (home / "bare.py").write_text(BARE, encoding="utf-8")
+    servers = [
+        subprocess.Popen([psi, "serve", "--port", str(psi_port)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port),
+                          "--log-level", "warning"], cwd=home, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{psi_port}"
+        for _ in range(100):
+            if (home / "api-token").exists():
+                break
+            time.sleep(0.1)
+        token = (home / "api-token").read_text().strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        wait_up(f"{base}/v1/models", auth)
+        wait_up(f"http://127.0.0.1:{bare_port}/docs", {})
+        body = {"model": "psi", "messages": [{"role": "user", "content": "hi"}]}
+        run = {"clients": args.clients, "seconds": args.seconds}
+        results = {
+            "bare": asyncio.run(
+                hammer(
+                    "POST",
+                    f"http://127.0.0.1:{bare_port}/v1/chat/completions",
+                    headers={},
+                    json=body,
+                    **run,
+                )
+            ),  # fmt: skip
+            "chat": asyncio.run(
+                hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=body, **run)
+            ),  # fmt: skip
+            "memories_search": asyncio.run(
+                hammer(
+                    "GET",
+                    f"{base}/api/memories/search",
+                    headers=auth,
+                    params={"q": "bike brakes"},
+                    **run,
+                )
+            ),  # fmt: skip
+        }
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=20)
+    bare = results["bare"]["p50_ms"]
+    for name in ("chat", "memories_search"):
+        results[name]["overhead_p50_ratio"] = round(results[name]["p50_ms"] / bare, 1)
+    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **run,
+              "database": "sqlite", "results": results}  # fmt: skip
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

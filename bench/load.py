@@ -140,28 +140,16 @@ def main() -> None:
         wait_up(f"http://127.0.0.1:{bare_port}/docs", {})
         body = {"model": "psi", "messages": [{"role": "user", "content": "hi"}]}
         run = {"clients": args.clients, "seconds": args.seconds}
+        bare_url = f"http://127.0.0.1:{bare_port}/v1/chat/completions"
+        search = {"q": "bike brakes"}
         results = {
-            "bare": asyncio.run(
-                hammer(
-                    "POST",
-                    f"http://127.0.0.1:{bare_port}/v1/chat/completions",
-                    headers={},
-                    json=body,
-                    **run,
-                )
-            ),  # fmt: skip
+            "bare": asyncio.run(hammer("POST", bare_url, headers={}, json=body, **run)),
             "chat": asyncio.run(
                 hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=body, **run)
-            ),  # fmt: skip
+            ),
             "memories_search": asyncio.run(
-                hammer(
-                    "GET",
-                    f"{base}/api/memories/search",
-                    headers=auth,
-                    params={"q": "bike brakes"},
-                    **run,
-                )
-            ),  # fmt: skip
+                hammer("GET", f"{base}/api/memories/search", headers=auth, params=search, **run)
+            ),
         }
     finally:
         for server in servers:

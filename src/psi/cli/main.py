@@ -17,6 +17,7 @@ from psi.cli import (
     egress_cmd,
     goals_cmd,
     history,
+    mcp_cmd,
     memory_cmd,
     models,
     review_cmd,
@@ -69,6 +70,7 @@ app.command("review")(review_cmd.review)
 app.command("daemon")(daemon.daemon)
 app.command("audit")(safety_cmd.audit)
 app.add_typer(safety_cmd.approvals_app, name="approvals")
+app.command("mcp")(mcp_cmd.mcp)
 
 
 def run() -> None:

@@ -9,8 +9,8 @@
 Calls run one at a time: the store's writes read before they write (a fact is merged
 with its twin), and one client gains nothing from overlapping them. Every call that
 writes is recorded in psi's audit log (`psi audit`), reason "asked by an MCP client";
-a forget by a fingerprint of its description, so the thing forgotten does not live on
-there. Asking the user before a call is the client's job: the server marks which
+remember and forget by a fingerprint of their words, so a forgotten thing does not live
+on there. Asking the user before a call is the client's job: the server marks which
 tools only read and which destroy.
 """
 
@@ -35,6 +35,9 @@ from psi.store.db import open_store
 from psi.tools.base import Risk, Tool, ToolContext
 
 AUDIT_REASON = "asked by an MCP client (psi mcp)"
+# Their words are memory: the audit log names them by fingerprint, so forgetting a fact
+# leaves no copy of it there.
+UNSAID = frozenset({"remember", "forget"})
 NO_PROFILE = "psi knows nothing about the user yet."
 
 
@@ -99,7 +102,7 @@ class Service:
         if tool.risk is Risk.read:
             return
         shown = dict(arguments)
-        if tool.risk is Risk.irreversible:
+        if tool.name in UNSAID:
             shown = {k: fingerprint(str(v)) for k, v in shown.items()}
         self.audit.tool_call(tool.name, shown, action=action, reason=AUDIT_REASON)
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp import ClientSession, StdioServerParameters, stdio_client, types
+import pytest
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client, types
 
 import psi
 from psi.llm.types import Message
@@ -186,6 +187,8 @@ def test_bad_input_comes_back_as_a_tool_error_that_says_what_to_do(psi_home: Pat
         assert "psi has no tool 'fly'" in await failure(session, "fly")
         with_words = await failure(session, "remember", statement="...")
         assert "not something psi can remember" in with_words
+        with pytest.raises(MCPError, match="psi has no resource psi://notes"):
+            await session.read_resource("psi://notes")
         # The server is still there for the next call.
         assert await call(session, "agenda") == {
             "tasks": [],

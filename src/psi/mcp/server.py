@@ -130,7 +130,10 @@ def build_server(service: Service) -> Server[Any]:
                 message=f"psi has no resource {uri}; it has {', '.join(resources)}.",
             )
         resource, read = resources[uri]
-        text = await anyio.to_thread.run_sync(read)
+        try:
+            text = await anyio.to_thread.run_sync(read)
+        except PsiError as exc:  # the store cannot be read, say
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from exc
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, text=text, mime_type=resource.mime_type)]
         )

@@ -1,8 +1,9 @@
 """`psi mcp`: psi's memory and goals for an agent such as Claude Desktop, over MCP on stdio.
 
-A client starts it as a subprocess, e.g. in Claude Desktop's claude_desktop_config.json:
+A client starts it as a subprocess, e.g. in Claude Desktop's claude_desktop_config.json
+(with the full path `which psi` prints, as a desktop app may not search your PATH):
 
-    {"mcpServers": {"psi": {"command": "psi", "args": ["mcp"]}}}
+    {"mcpServers": {"psi": {"command": "/home/you/.local/bin/psi", "args": ["mcp"]}}}
 
 stdout carries the protocol, so everything for a person goes to stderr.
 """

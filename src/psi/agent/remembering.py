@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from psi.llm.base import ChatModel
 from psi.memory.control import forget_episode
 from psi.memory.extraction import explicit_draft, extract_facts, parse_explicit
-from psi.memory.facts import Facts
+from psi.memory.facts import Fact, Facts
 from psi.memory.service import Memory
 from psi.memory.wording import content_stems, sentence
 from psi.store.conversations import Conversations
@@ -48,16 +49,32 @@ def explicit_reply(
         change = facts.add(explicit_draft(command.text, at=at, message_id=message_id))
         return f"I'll remember that: {sentence(change.fact.statement)}"
     store_user_message(FORGET_PLACEHOLDER)
-    gone_facts = facts.forget_matching(command.text)
-    gone_turns = forget_said(memory, command.text)
-    if not gone_facts and not gone_turns:
-        return "I found nothing like that in my memory, so there was nothing to forget."
-    parts = []
-    if gone_facts:
-        parts.append(f"{len(gone_facts)} fact{'s' if len(gone_facts) != 1 else ''}")
-    if gone_turns:
-        parts.append(f"{gone_turns} message{'s' if gone_turns != 1 else ''}")
-    return f"Done: I forgot {' and '.join(parts)} about that, for good."
+    return forget_described(command.text, memory=memory, facts=facts).answer
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What "forget that <description>" deleted: the facts it named and how many turns."""
+
+    facts: list[Fact]
+    turns: int
+
+    @property
+    def answer(self) -> str:
+        if not self.facts and not self.turns:
+            return "I found nothing like that in my memory, so there was nothing to forget."
+        parts = []
+        if self.facts:
+            parts.append(f"{len(self.facts)} fact{'s' if len(self.facts) != 1 else ''}")
+        if self.turns:
+            parts.append(f"{self.turns} message{'s' if self.turns != 1 else ''}")
+        return f"Done: I forgot {' and '.join(parts)} about that, for good."
+
+
+def forget_described(description: str, *, memory: Memory, facts: Facts) -> Forgotten:
+    """Forget the current facts and the said turns that `description` names."""
+    gone_facts = facts.forget_matching(description)
+    return Forgotten(facts=gone_facts, turns=forget_said(memory, description))
 
 
 def forget_said(memory: Memory, description: str) -> int:

@@ -17,6 +17,7 @@ from psi.cli import (
     egress_cmd,
     goals_cmd,
     history,
+    mcp_cmd,
     memory_cmd,
     models,
     review_cmd,
@@ -72,6 +73,7 @@ app.command("audit")(safety_cmd.audit)
 app.add_typer(safety_cmd.approvals_app, name="approvals")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.user_app, name="user")
+app.command("mcp")(mcp_cmd.mcp)
 
 
 def run() -> None:

@@ -9,7 +9,8 @@ psi around the model):
   answer, memory recall, the context, the store, the conversation written);
 - psi `GET /api/memories/search` over a few hundred stored messages;
 - a bare FastAPI app answering the same JSON shape with no work: the floor.
-`--clients` asyncio clients (httpx2) send requests back to back for `--seconds` each.
+`--clients` asyncio clients (httpx2) send requests back to back for `--seconds` each;
+search runs before chat, whose turns would add to the memory searched.
 Reported per target: requests/s, p50 and p99 latency, errors (non-2xx or failed), and the
 overhead ratio p50(psi) / p50(bare). Targets: 0 errors; chat p99 <= 150 ms at 50 clients.
 """
@@ -144,11 +145,11 @@ def main() -> None:
         search = {"q": "bike brakes"}
         results = {
             "bare": asyncio.run(hammer("POST", bare_url, headers={}, json=body, **run)),
-            "chat": asyncio.run(
-                hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=body, **run)
-            ),
             "memories_search": asyncio.run(
                 hammer("GET", f"{base}/api/memories/search", headers=auth, params=search, **run)
+            ),
+            "chat": asyncio.run(
+                hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=body, **run)
             ),
         }
     finally:

@@ -113,12 +113,16 @@ class ChatService:
         guards: Guards | None = None,
         approver: Approver | None = None,
         toolbox: Toolbox | None = None,
+        indexer: BackgroundIndexer | None = None,
+        owns_store: bool = True,
     ) -> None:
         """`router` decides which models may see a prompt (default: the user's routing
         policy and this month's spend in the egress ledger); `guards` judge every channel
         (default: the `[safety]` guard and policy); `approver` answers for tool calls that
         need the user's yes (default: hold them for `psi approvals`, as for any run with
-        nobody to ask); `toolbox` is what a model that calls tools may use."""
+        nobody to ask); `toolbox` is what a model that calls tools may use. A server
+        passes its long-lived `indexer` for the user and `owns_store=False`: then `close`
+        neither stops that indexer nor disposes the shared store."""
         self.settings = settings
         self.store = store
         self.user_id = user_id
@@ -136,7 +140,9 @@ class ChatService:
         self.memory = memory
         self.facts = Facts(store, user_id=user_id) if memory is not None else None
         self.learner = self._learner() if memory is not None else None
-        self.indexer = (
+        self._own_indexer = indexer is None
+        self.owns_store = owns_store
+        self.indexer = indexer or (
             BackgroundIndexer(memory, embed=embed, after=self.learner)
             if memory is not None
             else None
@@ -495,9 +501,10 @@ class ChatService:
 
     def close(self) -> None:
         """Finish indexing what this session said (after the last reply), then let go."""
-        if self.indexer is not None:
+        if self.indexer is not None and self._own_indexer:
             self.indexer.close()
-        self.store.dispose()
+        if self.owns_store:
+            self.store.dispose()
 
 
 class Turn:

@@ -25,7 +25,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -88,17 +89,55 @@ class Models:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._models: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> tuple[Any, threading.Lock]:
+    def get(self, name: str) -> tuple[Any, Any]:
+        """The profile's model and what a request holds while it answers: a lock for an
+        in-process llama.cpp model, nothing for a model behind a server."""
         from psi.llm.registry import get_model
 
         with self._lock:
             if name not in self._models:
-                self._models[name] = get_model(self.settings.profile(name), self.settings)
-                self._locks[name] = threading.Lock()
+                model = get_model(self.settings.profile(name), self.settings)
+                self._models[name] = model
+                self._locks[name] = threading.Lock() if model.backend == "llamacpp" else _NoLock()
             return self._models[name], self._locks[name]
+
+
+class _NoLock:
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+class Memories:
+    """Each user's `Memory` and background indexer, kept for the process: recall reuses
+    what it has loaded, and a turn is indexed after its response, not inside it."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._by_user: dict[int, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int) -> tuple[Any, Any]:
+        from psi.agent.chat import load_embedder
+        from psi.memory.service import BackgroundIndexer, Memory
+
+        with self._lock:
+            if user_id not in self._by_user:
+                memory = Memory(
+                    self.store, user_id=user_id, embedder=lambda: load_embedder(self.settings)
+                )
+                self._by_user[user_id] = (memory, BackgroundIndexer(memory, embed=False))
+            return self._by_user[user_id]
+
+    def close(self) -> None:
+        for _, indexer in self._by_user.values():
+            indexer.close(timeout=10)
 
 
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
@@ -127,9 +166,18 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     store = store or open_store(settings.db_url)
     tokens = Tokens(store)
     models = Models(settings)
-    app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None)
+    memories = Memories(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Shutting down: what the last turns said is indexed before the process goes.
+        memories.close()
+
+    app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.store = store
     app.state.tokens = tokens
+    app.state.memories = memories
     limit_requests(app, settings)
 
     @app.exception_handler(PsiError)
@@ -159,7 +207,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     ) -> Any:
         from psi.llm.types import ChatOptions
 
-        service, lock = _service(settings, store, models, who, body.model)
+        service, lock = _service(settings, store, models, memories, who, body.model)
         if conversation is not None:
             service.resume(conversation)
         else:
@@ -311,9 +359,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         q: Annotated[str, Query(min_length=1, max_length=2000)],
         limit: Annotated[int, Query(ge=1, le=50)] = 6,
     ) -> dict[str, Any]:
-        from psi.memory.service import Memory
-
-        found = Memory(store, user_id=who.user_id).recall(q, limit=limit)
+        memory, _ = memories.get(who.user_id)
+        found = memory.recall(q, limit=limit)
         return {
             "data": [
                 {
@@ -330,9 +377,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     @app.delete("/api/memories/{memory_id}", status_code=204)
     def forget_memory(memory_id: RowId, who: CurrentUser) -> None:
         from psi.memory.control import forget_episode
-        from psi.memory.service import Memory
 
-        forget_episode(Memory(store, user_id=who.user_id), memory_id)
+        forget_episode(memories.get(who.user_id)[0], memory_id)
 
     @app.get("/api/profile")
     def get_profile(who: CurrentUser) -> dict[str, Any]:
@@ -417,20 +463,27 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _service(
-    settings: Settings, store: Store, models: Models, who: Principal, model: str
-) -> tuple[Any, threading.Lock]:
-    from psi.agent.chat import ChatService, load_embedder
-    from psi.memory.service import Memory
+    settings: Settings,
+    store: Store,
+    models: Models,
+    memories: Memories,
+    who: Principal,
+    model: str,
+) -> tuple[Any, Any]:
+    from psi.agent.chat import ChatService
     from psi.safety.approval import HoldForUser, Refuse
 
     chosen = settings.default_model if model == "psi" else model
     chat_model, lock = models.get(chosen)
+    memory, indexer = memories.get(who.user_id)
     service = ChatService(
         settings=settings,
         store=store,
         user_id=who.user_id,
         model=chat_model,
-        memory=Memory(store, user_id=who.user_id, embedder=lambda: load_embedder(settings)),
+        memory=memory,
+        indexer=indexer,
+        owns_store=False,
         embed=False,
         # Nobody is at a keyboard: calls that need a yes wait in /api/approvals.
         approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),

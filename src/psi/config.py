@@ -478,6 +478,11 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_000, description="Largest request body accepted (413 above)."
     )
+    scheduler: bool = Field(
+        default=True,
+        description="Run the goal scheduler (reminders, agendas, reviews) in the server; "
+        "with several processes, one of them runs it (a lease in the database).",
+    )
 
     @field_validator("rate_limit")
     @classmethod

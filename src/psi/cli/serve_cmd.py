@@ -162,7 +162,7 @@ def serve(
     # On Ctrl-C or SIGTERM: stop accepting, give running requests 10 s; a stream cut then
     # is stored as far as it came, marked interrupted.
     uvicorn.run(
-        create_app(settings, store=store),
+        create_app(settings, store=store, schedule=settings.server.scheduler),
         host=host,
         port=port,
         log_level="warning",

@@ -162,7 +162,11 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
 CurrentUser = Annotated[Principal, Depends(principal)]
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: Store | None = None, schedule: bool = False
+) -> FastAPI:
+    """The app on `store` (default: the settings' database); `schedule` runs the goal
+    scheduler in this process while it holds the lease (psi.server.scheduler)."""
     store = store or open_store(settings.db_url)
     tokens = Tokens(store)
     models = Models(settings)
@@ -170,7 +174,16 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if schedule:
+            from psi.server.scheduler import ServerScheduler
+
+            runner = ServerScheduler(settings, store)
+            runner.start()
+        app.state.scheduler = runner
         yield
+        if runner is not None:
+            runner.stop()
         # Shutting down: what the last turns said is indexed before the process goes.
         memories.close()
 

@@ -260,3 +260,30 @@ def test_a_stream_the_client_drops_is_kept_marked_interrupted(
     assert [m["role"] for m in said] == ["user", "assistant"]
     assert said[1]["interrupted"] is True
     assert 0 < str(said[1]["content"]).count("word") < 200
+
+
+def test_admins_manage_users_and_everyone_their_own_tokens(server: Server) -> None:
+    admin = add_user_admin()
+    server.tokens["root"] = admin
+    assert server.get("/api/users", "alice").status_code == 403
+    names = [u["name"] for u in server.get("/api/users", "root").json()["data"]]
+    assert {"alice", "bob", "root"} <= set(names)
+    made = server.post("/api/users", "root", json={"name": "cleo"})
+    assert made.status_code == 201 and made.json()["token"].startswith("psi_")
+    server.tokens["cleo"] = made.json()["token"]
+    assert server.get("/v1/models", "cleo").status_code == 200
+    assert server.post("/api/users", "root", json={"name": "cleo"}).status_code == 400
+    assert server.post("/api/users", "alice", json={"name": "eve"}).status_code == 403
+    bobs = server.get("/api/tokens", "bob").json()["data"]
+    gone = httpx2.delete(f"{server.url}/api/tokens/{bobs[0]['id']}",
+                         headers={"Authorization": f"Bearer {server.tokens['alice']}"})  # fmt: skip
+    assert gone.status_code == 404  # alice cannot revoke bob's token
+    fresh = server.post("/api/tokens/rotate", "cleo").json()["token"]
+    server.tokens["cleo-new"] = fresh
+    assert server.get("/v1/models", "cleo-new").status_code == 200
+
+
+def add_user_admin() -> str:
+    result = runner.invoke(cli, ["user", "add", "root", "--admin"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]

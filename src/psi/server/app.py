@@ -67,6 +67,11 @@ MAX_ID = 2**53
 RowId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID)]
 
 
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    admin: bool = False
+
+
 class ProfileText(BaseModel):
     text: str = Field(max_length=20_000)
 
@@ -335,6 +340,54 @@ def create_app(
 
         rows = Ledger(store, user_id=who.user_id).recent(limit, offset=offset)
         return {"data": [_plain(vars(e)) for e in rows]}
+
+    def admin(who: Principal) -> None:
+        if not who.is_admin:
+            raise HTTPException(status_code=403, detail="Only an admin manages users.")
+
+    @app.get("/api/users")
+    def users(who: CurrentUser) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from psi.store.models import User
+
+        admin(who)
+        with store.session() as session:
+            rows = [(u.id, u.name, bool(u.is_admin)) for u in session.scalars(select(User))]
+        return {"data": [{"id": i, "name": n, "admin": a} for i, n, a in rows]}
+
+    @app.post("/api/users", status_code=201)
+    def add_user(body: NewUser, who: CurrentUser) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from psi.server.tokens import check_name
+        from psi.store.models import User
+
+        admin(who)
+        name = check_name(body.name)
+        with store.session() as session:
+            if session.scalar(select(User.id).where(User.name == name)) is not None:
+                raise UserError(f"There is a user {name!r} already.")
+        user_id = store.ensure_user(name)
+        with store.session() as session:
+            row = session.get(User, user_id)
+            assert row is not None
+            row.is_admin = body.admin
+        # The token's only appearance: the caller hands it on.
+        return {"id": user_id, "name": name, "admin": body.admin, "token": tokens.issue(user_id)}
+
+    @app.get("/api/tokens")
+    def my_tokens(who: CurrentUser) -> dict[str, Any]:
+        rows = tokens.list(who.user_id)
+        return {"data": [_plain(vars(t)) for t in rows]}
+
+    @app.post("/api/tokens/rotate")
+    def rotate_token(who: CurrentUser) -> dict[str, Any]:
+        return {"token": tokens.rotate(who.user_id)}
+
+    @app.delete("/api/tokens/{token_id}", status_code=204)
+    def revoke_token(token_id: RowId, who: CurrentUser) -> None:
+        tokens.revoke(token_id, user_id=None if who.is_admin else who.user_id)
 
     @app.get("/api/conversations")
     def conversations(

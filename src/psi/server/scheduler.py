@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
+import platform
 import threading
 import uuid
 from datetime import timedelta
@@ -42,7 +42,7 @@ class ServerScheduler:
         self.settings = settings
         self.store = store
         self.every = every
-        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        holder = f"{platform.node()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = Lease(store, "scheduler", holder=holder, ttl=ttl)
         self.passes = 0
         self._stop = threading.Event()

@@ -287,3 +287,24 @@ def add_user_admin() -> str:
     result = runner.invoke(cli, ["user", "add", "root", "--admin"])
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()[-1]
+
+
+def test_goals_over_the_api_stay_with_their_owner(server: Server) -> None:
+    made = server.post(
+        "/api/goals", "alice",
+        json={"title": "Read 12 books", "target_date": "2027-11-01", "unit": "books",
+              "baseline": 0, "target": 12, "cumulative": True},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    goal_id = made.json()["goal_id"]
+    logged = server.post(f"/api/goals/{goal_id}/checkins", "alice", json={"value": 2})
+    assert logged.status_code == 201 and "%" in logged.json()["standing"]
+    shown = server.get(f"/api/goals/{goal_id}", "alice").json()
+    assert shown["title"] == "Read 12 books" and shown["status"] == "active"
+    assert server.get(f"/api/goals/{goal_id}", "bob").status_code == 404
+    stolen = server.post(f"/api/goals/{goal_id}/checkins", "bob", json={"value": 5})
+    assert stolen.status_code == 404
+    bad = server.post("/api/goals", "alice", json={"title": "x"})
+    assert bad.status_code == 422 and "target_date" in bad.text
+    missing = server.post("/api/items/t999/done", "alice")
+    assert missing.status_code in (400, 404) and "error" in missing.json()

@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 
 from psi.config import Settings
 from psi.errors import ModelError, NotFound, OfflineRefusal, PsiError, UserError
+from psi.goals.conversation import CreateGoal as CreateGoalBody
 from psi.server.tokens import Tokens
 from psi.store.db import Store, open_store
 
@@ -70,6 +71,11 @@ RowId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID)]
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     admin: bool = False
+
+
+class CheckIn(BaseModel):
+    value: float
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class ProfileText(BaseModel):
@@ -474,6 +480,42 @@ def create_app(
                 for g in rows
             ]
         }
+
+    def goal_chat(who: Principal) -> Any:
+        from psi.goals.conversation import GoalChat
+        from psi.goals.store import Goals
+
+        return GoalChat(Goals(store, user_id=who.user_id, zone=settings.zone()))
+
+    @app.post("/api/goals", status_code=201)
+    def create_goal(body: CreateGoalBody, who: CurrentUser) -> Any:
+        """A goal with a starting plan psi drafts (as the chat's create_goal tool does)."""
+        return goal_chat(who).handle("create_goal", body)
+
+    @app.get("/api/goals/{goal_id}")
+    def goal(goal_id: RowId, who: CurrentUser) -> dict[str, Any]:
+        chat = goal_chat(who)
+        found = chat.goals.get(goal_id)
+        return {
+            "id": found.id,
+            "title": found.title,
+            "status": found.status,
+            "target_date": found.target_date.isoformat(),
+            "standing": chat.standing_text(goal_id),
+        }
+
+    @app.post("/api/goals/{goal_id}/checkins", status_code=201)
+    def check_in(goal_id: RowId, body: CheckIn, who: CurrentUser) -> dict[str, Any]:
+        chat = goal_chat(who)
+        chat.goals.log(goal_id, body.value, note=body.note)
+        return {"goal": goal_id, "logged": body.value, "standing": chat.standing_text(goal_id)}
+
+    @app.post("/api/items/{item}/done")
+    def done(item: Annotated[str, FastAPIPath(max_length=200)], who: CurrentUser) -> Any:
+        """A task (t12), today's habit (h3) or a milestone (m4) done."""
+        from psi.goals.conversation import CompleteTask
+
+        return goal_chat(who).handle("complete_task", CompleteTask(item=item))
 
     @app.get("/api/agenda")
     def agenda(who: CurrentUser, days: Annotated[int, Query(ge=1, le=14)] = 1) -> Any:

@@ -155,6 +155,9 @@ class ChatService:
             Refuse() if settings.safety.confirm == "deny" else HoldForUser()
         )
         self.toolbox = toolbox or builtin_toolbox()
+        # A fresh key per turn marks untrusted text (psi.safety.spotlight); a test that
+        # needs the same prompt every run fixes it.
+        self.spotlight_key: Callable[[], str] = new_key
         if self.indexer is not None and embed:
             # A long-running session: load the embedder, embed what is missing and build
             # snapshots of a large memory while the user types the first message.
@@ -268,7 +271,7 @@ class ChatService:
             if profile:
                 parts.append(profile)
         if recalled:
-            parts.append(spotlight(recalled, "memory", key or new_key()))
+            parts.append(spotlight(recalled, "memory", key or self.spotlight_key()))
         return Message.system("\n".join(parts))
 
     def recall(self, text: str) -> str | None:
@@ -338,7 +341,7 @@ class ChatService:
             return self._started(ChatStream.of_reply(done), dropped=0)
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
-        key = new_key()
+        key = self.spotlight_key()
         recalled = self.recall(text)
         # Untrusted content already in the context: recalled memories, earlier tool output.
         untrusted = {"memory"} if recalled else set()
@@ -631,7 +634,9 @@ class Turn:
             at=service.clock(),
         )  # fmt: skip
         results = []
-        acting = self.acting or service.acting(key=new_key(), untrusted=set(), source=self.source)
+        acting = self.acting or service.acting(
+            key=service.spotlight_key(), untrusted=set(), source=self.source
+        )
         self.acting = acting
         for call in reply.message.tool_calls:
             seen = len(acting.notes)

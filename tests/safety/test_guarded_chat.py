@@ -192,8 +192,6 @@ def test_a_held_call_runs_when_approved_later_and_never_when_denied(
 ) -> None:
     from psi.agent.acting import settle
     from psi.errors import UserError
-    from psi.tools.base import ToolContext
-    from psi.tools.builtin import builtin_toolbox
 
     replies = [
         call("web_fetch", url=f"{web.url}/a"),
@@ -204,9 +202,7 @@ def test_a_held_call_runs_when_approved_later_and_never_when_denied(
     chat = service(store, replies)
     "".join(chat.send("read a"))
     later, never = sorted(a.id for a in chat.approvals.list())
-    ctx = ToolContext(settings=chat.settings, store=store, user_id=chat.user_id, clock=chat.clock)
-    kwargs = {"toolbox": builtin_toolbox(), "ctx": ctx, "approvals": chat.approvals,
-              "audit": chat.audit}  # fmt: skip
+    kwargs = {"settings": chat.settings, "store": store, "user_id": chat.user_id}
     status, output = settle(later, approve=True, **kwargs)  # type: ignore[arg-type]
     assert status == "approved" and '"status": 200' in (output or "")
     assert settle(never, approve=False, **kwargs)[0] == "denied"  # type: ignore[arg-type]

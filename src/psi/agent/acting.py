@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from psi.clock import Clock, system_clock
+from psi.config import Settings
 from psi.llm.types import ToolCall
 from psi.safety.approval import Approvals, Approver, Request, needs_confirmation
 from psi.safety.audit import Audit, Kind
 from psi.safety.guards import Guards
 from psi.safety.spotlight import spotlight
 from psi.safety.types import Channel
+from psi.store.db import Store
 from psi.tools.base import TRUSTED_SOURCES, Toolbox, ToolContext
 
 
@@ -165,12 +168,21 @@ def settle(
     approval_id: int,
     *,
     approve: bool,
-    toolbox: Toolbox,
-    ctx: ToolContext,
-    approvals: Approvals,
-    audit: Audit,
+    settings: Settings,
+    store: Store,
+    user_id: int,
+    toolbox: Toolbox | None = None,
+    clock: Clock = system_clock,
 ) -> tuple[str, str | None]:
-    """Carry out (approve) or drop a held call; returns (status, what the tool returned)."""
+    """Carry out (approve) or drop one of the user's held calls, with psi's own tools
+    unless `toolbox` is given; returns (status, what the tool returned). The CLI and the
+    API both settle through here."""
+    from psi.tools.builtin import builtin_toolbox
+
+    toolbox = toolbox or builtin_toolbox()
+    ctx = ToolContext(settings=settings, store=store, user_id=user_id, clock=clock)
+    approvals = Approvals(store, user_id=user_id, clock=clock)
+    audit = Audit(store, user_id=user_id, clock=clock)
     held = approvals.get(approval_id)
     call = ToolCall(id=f"approval-{approval_id}", name=held.tool, arguments=held.arguments)
     if not approve:

@@ -142,20 +142,10 @@ def _settle(approval_id: int, *, approve: bool) -> None:
     from rich.markup import escape
 
     from psi.agent.acting import settle
-    from psi.clock import system_clock
-    from psi.safety.audit import Audit
-    from psi.tools.base import ToolContext
-    from psi.tools.builtin import builtin_toolbox
 
-    settings, store, user_id, approvals = _approvals()
-    ctx = ToolContext(settings=settings, store=store, user_id=user_id, clock=system_clock)
+    settings, store, user_id = _open()
     status, output = settle(
-        approval_id,
-        approve=approve,
-        toolbox=builtin_toolbox(),
-        ctx=ctx,
-        approvals=approvals,
-        audit=Audit(store, user_id=user_id),
+        approval_id, approve=approve, settings=settings, store=store, user_id=user_id
     )
     if status == "denied":
         out.print(f"Denied approval {approval_id}: the action will not run.")

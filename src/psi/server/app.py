@@ -306,21 +306,13 @@ def create_app(
         who: CurrentUser,
     ) -> dict[str, Any]:
         from psi.agent.acting import settle
-        from psi.clock import system_clock
-        from psi.safety.approval import Approvals
-        from psi.safety.audit import Audit
-        from psi.tools.base import ToolContext
-        from psi.tools.builtin import builtin_toolbox
 
-        ctx = ToolContext(settings=settings, store=store, user_id=who.user_id,
-                          clock=system_clock)  # fmt: skip
         status, output = settle(
             approval_id,
             approve=decision == "approve",
-            toolbox=builtin_toolbox(),
-            ctx=ctx,
-            approvals=Approvals(store, user_id=who.user_id),
-            audit=Audit(store, user_id=who.user_id),
+            settings=settings,
+            store=store,
+            user_id=who.user_id,
         )
         return {"id": approval_id, "status": status, "result": output}
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from psi.cli.main import app
@@ -95,3 +96,22 @@ def test_bench_agent_safety_holds_every_attack(tmp_path: Path) -> None:
 def test_bench_agent_safety_says_what_folder_it_needs(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", "agent-safety", "--data", str(tmp_path)])
     assert result.exit_code != 0 and "email-train.jsonl" in result.output
+
+
+def test_the_chat_asks_with_the_exact_action_and_no_means_no(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from psi.cli.chat import _confirm
+
+    request = Request(tool="web_fetch", arguments={"url": "http://x.test/?d=1"},
+                      risk="outward", reason="it sends data off this machine",
+                      action='web_fetch(url="http://x.test/?d=1")')  # fmt: skip
+    answers = []
+    for typed in ("y\n", "n\n", "\n"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+        answers.append(_confirm(request))
+    assert answers == [True, False, False]  # Enter alone is no
+    shown = capsys.readouterr().err
+    assert 'web_fetch(url="http://x.test/?d=1")' in shown and "sends data off" in shown

@@ -1,6 +1,11 @@
 """Every test gets its own PSI_HOME and no way to reach a real model by accident, and
 no test may open a connection off this machine: a socket guard fails any test that
-tries (psi's one door out is psi.egress; tests stand in for the world on 127.0.0.1)."""
+tries (psi's one door out is psi.egress; tests stand in for the world on 127.0.0.1).
+
+Modules marked `pytest.mark.databases` run each test twice: on SQLite and on a fresh
+PostgreSQL + pgvector database (tests/support/postgres.py), through PSI_DATABASE_URL.
+Without PostgreSQL installed those runs are skipped, saying how to install it, unless
+PSI_TEST_REQUIRE_POSTGRES is set (as .ci/run sets it): then they fail."""
 
 from __future__ import annotations
 
@@ -17,6 +22,28 @@ from psi.config import load_settings
 from psi.llm import registry
 from psi.store.conversations import Conversations
 from psi.store.db import Store, open_store
+from support.postgres import PostgresServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "databases: run each test on SQLite and on PostgreSQL + pgvector"
+    )
+    config.addinivalue_line("markers", "sqlite_only: of SQLite's own behaviour, in such a module")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker
+    if marked("databases") is not None and marked("sqlite_only") is None:
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    server = PostgresServer.find_or_start()
+    yield server
+    if server is not None:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +51,37 @@ def psi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "psi-home"
     monkeypatch.setenv("PSI_HOME", str(home))
     for name in list(os.environ):
-        if name.startswith("PSI_") and name != "PSI_HOME":
+        if name.startswith("PSI_") and name != "PSI_HOME" and not name.startswith("PSI_TEST_"):
             monkeypatch.delenv(name)
     # The hashing embedder keeps tests fast; the tests of MiniLM itself build it directly.
     monkeypatch.setenv("PSI_EMBEDDER__BACKEND", "hashing")
     yield home
     registry.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def database(
+    request: pytest.FixtureRequest, psi_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """ "sqlite" (psi's default file in PSI_HOME) or "postgresql" (a fresh database)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        yield kind
+        return
+    server: PostgresServer | None = request.getfixturevalue("postgres_server")
+    if server is None:
+        message = (
+            "PostgreSQL with pgvector is not installed: run scripts/install-postgres "
+            "(as root), or set PSI_TEST_POSTGRES to a server's URL"
+        )
+        if os.environ.get("PSI_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    url = server.fresh_database()
+    monkeypatch.setenv("PSI_DATABASE_URL", url)
+    yield kind
+    registry.clear_cache()
+    server.drop(url)
 
 
 @pytest.fixture
@@ -46,7 +98,7 @@ def write_config(psi_home: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-def store(psi_home: Path) -> Iterator[Store]:
+def store(database: str) -> Iterator[Store]:
     opened = open_store(load_settings().db_url)
     yield opened
     opened.dispose()

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from psi.agent.chat import ChatService
 from psi.agent.remembering import FactLearner
 from psi.llm.scripted import ScriptedModel
@@ -14,6 +16,8 @@ from psi.memory.profile import Profiles
 from psi.store.db import Store
 from support.chat import chat_service as service_on
 from support.database import all_rows
+
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
 
 
 def chat_service(store: Store, model: ScriptedModel) -> ChatService:
@@ -46,7 +50,7 @@ def test_forget_that_removes_the_fact_and_what_was_said(store: Store, psi_home: 
     # What was said, the command to remember it, and psi's confirmation.
     assert reply.text.startswith("Done: I forgot 1 fact and 3 messages")
     chat.close()
-    assert "4711" not in all_rows(psi_home / "psi.db")
+    assert "4711" not in all_rows(store)
 
 
 def test_forget_that_with_nothing_to_forget(store: Store) -> None:

@@ -20,6 +20,8 @@ from psi.store.conversations import Conversations
 from psi.store.db import Store
 from support.database import all_rows
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SECRET = "my bank PIN is 8086"
 
@@ -49,11 +51,11 @@ def test_forget_leaves_the_text_in_no_table(
     fill(conversations)
     memory = Memory(store, user_id=conversations.user_id)
     memory.index_pending()
-    assert "8086" in all_rows(psi_home / "psi.db")
+    assert "8086" in all_rows(store)
     target = memory.recall("bank PIN")[0].episode
     assert SECRET in target.text
     forget_episode(memory, target.id)
-    assert "8086" not in all_rows(psi_home / "psi.db")
+    assert "8086" not in all_rows(store)
     assert all("8086" not in r.episode.text for r in memory.recall("bank PIN"))
     # The neighbours stay findable, and linked across the gap.
     dentist = memory.recall("dentist")[0]
@@ -72,7 +74,7 @@ def test_forget_all_empties_memory_and_history(
     assert forget_all(memory) == 1
     assert conversations.list() == []
     assert memory.recall("dentist") == []
-    assert "dentist" not in all_rows(psi_home / "psi.db")
+    assert "dentist" not in all_rows(store)
 
 
 def test_export_import_round_trip(

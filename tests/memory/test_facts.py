@@ -35,6 +35,8 @@ from psi.store.db import Store
 from psi.store.models import Base
 from support.database import all_rows
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 SATURDAY = datetime(2026, 5, 2, 18, 0, tzinfo=UTC)
 WEDNESDAY = datetime(2026, 5, 6, 9, 30, tzinfo=UTC)
 
@@ -446,7 +448,7 @@ def test_forget_by_description_takes_the_closest_facts(
 
 
 def test_forget_leaves_no_text_in_any_table(
-    store: Store, conversations: Conversations, psi_home: Path
+    store: Store, conversations: Conversations, psi_home: Path, database: str
 ) -> None:
     facts = Facts(store, user_id=conversations.user_id)
     facts.add(draft("You live in Zanzibar.", SATURDAY, key="home_city"))
@@ -456,17 +458,18 @@ def test_forget_leaves_no_text_in_any_table(
     built = profiles.get().text
     assert "Timbuktu" in built and "oboe" in built
     profiles.set(built + "\nNotes: You once lived in Zanzibar. You like tea.")
-    database = psi_home / "psi.db"
-    assert "Zanzibar" in all_rows(database) and "Timbuktu" in all_rows(database)
+    assert "Zanzibar" in all_rows(store) and "Timbuktu" in all_rows(store)
 
     assert facts.forget(current.id) == 2  # the fact and the version it superseded
 
-    rows = all_rows(database)
+    rows = all_rows(store)
     assert "Zanzibar" not in rows and "Timbuktu" not in rows
     assert [f.id for f in facts.all()] == [kept.id]
     assert profiles.get().text == "Likes and dislikes: You play the oboe.\nNotes: You like tea."
+    if database != "sqlite":
+        return  # PostgreSQL keeps no secure_delete: DESIGN.md says what forgetting means there
     # secure_delete: the bytes are gone from the file too, not just from the tables.
-    with sqlite3.connect(database) as connection:
+    with sqlite3.connect(psi_home / "psi.db") as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for path in psi_home.glob("psi.db*"):
         assert b"Timbuktu" not in path.read_bytes(), path.name

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
 from psi.agent.chat import ChatService
 from psi.clock import FrozenClock
 from psi.config import load_settings
@@ -14,6 +17,8 @@ from psi.memory.service import BackgroundIndexer, Memory
 from psi.store.conversations import Conversations
 from psi.store.db import Store
 from support.database import all_rows
+
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
 
 START = datetime(2026, 5, 2, 18, 0, tzinfo=UTC)
 
@@ -95,8 +100,8 @@ def test_deleting_a_conversation_leaves_no_text_in_any_table(
     memory = Memory(store, user_id=conversations.user_id)
     memory.index_pending()
     with store.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM conversations WHERE id = ?", (cid,))
-    assert "X1234567" not in all_rows(psi_home / "psi.db")
+        connection.execute(sa.text("DELETE FROM conversations WHERE id = :id"), {"id": cid})
+    assert "X1234567" not in all_rows(store)
     assert memory.recall("passport number") == []
 
 
@@ -137,3 +142,47 @@ def test_chat_uses_what_was_said_in_an_earlier_conversation(store: Store) -> Non
     # Only the new conversation's turn is history; the old one comes as quoted memory.
     assert [m.content for m in model.calls[1].messages[1:]] == ["What did we name the beagle?"]
     chat.close()
+
+
+def test_vectors_are_stored_and_searched_in_the_database_itself(
+    store: Store, conversations: Conversations, database: str
+) -> None:
+    """SQLite: float32 BLOBs searched in a matrix here; PostgreSQL: a pgvector column
+    searched by the database. Either way the nearest turn comes first, and only the
+    user's own turns come back."""
+    from psi.embed.hashing import HashingEmbedder
+
+    embedder = HashingEmbedder()
+    said(
+        conversations,
+        [("Ada", "The spare key is under the blue flower pot."), ("psi", "Noted.")],
+        START,
+    )
+    said(conversations, [("Ada", "Grace moves to Lisbon in June.")], START + timedelta(days=1))
+    other = Conversations(store, user_id=store.ensure_user("bob"))
+    said(other, [("Bob", "My spare key is with the neighbour.")], START)
+    memory = Memory(store, user_id=conversations.user_id, embedder=lambda: embedder)
+    assert memory.index_pending() == 3
+    Memory(store, user_id=other.user_id, embedder=lambda: embedder).index_pending()
+
+    found = memory.dense_search(embedder, "spare key flower pot")
+    texts = [memory.episodes.get([i])[i].text for i, _ in found]
+    assert texts[0] == "The spare key is under the blue flower pot."
+    assert len(found) == 3 and found[0][1] > found[1][1]
+    assert all("neighbour" not in t for t in texts)
+
+    with store.engine.connect() as connection:
+        blobs = connection.execute(
+            sa.text("SELECT count(*) FROM memory_items WHERE vector IS NOT NULL")
+        ).scalar()
+        if database == "postgresql":
+            stored = connection.execute(
+                sa.text("SELECT count(*) FROM memory_items WHERE embedding IS NOT NULL")
+            ).scalar()
+            assert (blobs, stored) == (0, 4)
+        else:
+            assert blobs == 4
+    # Forgetting every vector (a change of embedder) empties the index on both.
+    memory.episodes.clear_vectors()
+    memory.invalidate()
+    assert memory.dense_search(embedder, "spare key") == []

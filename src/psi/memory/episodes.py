@@ -1,13 +1,19 @@
 """Episodes: every message, with its speaker and time, in a keyword index and a vector index.
 
 The repository is built for one user and every query filters by `user_id`.
-Keyword search is SQLite FTS5 (BM25, Porter stemming); vectors are float32
-rows in a BLOB column, searched by a dot product over a matrix cached per
-process (`VectorCache`): at 384 dimensions that is ~15 ms for 100,000 items
-on two cores, with nothing to build or repair beside the table itself.
+On SQLite, keyword search is FTS5 (BM25, Porter stemming); vectors are
+float32 rows in a BLOB column, searched by a dot product over a matrix cached
+per process (`VectorCache`): at 384 dimensions that is ~15 ms for 100,000
+items on two cores, with nothing to build or repair beside the table itself.
 
-Left out here: PostgreSQL (pgvector and tsvector arrive with `psi serve`),
-facts, and ranking (psi.memory.rank).
+On PostgreSQL (migration 0012), the table carries its own indexes: generated
+tsvector columns under GIN, ranked by `ts_rank_cd` (cover density, English
+stemming; no IDF, so its scale differs from BM25's, which rank fusion
+tolerates), and a pgvector `embedding` column searched in SQL by inner
+product (`nearest`), exact within the user's rows. Several server processes
+then share one index, and no process holds a matrix.
+
+Left out here: facts, and ranking (psi.memory.rank).
 """
 
 from __future__ import annotations
@@ -70,21 +76,40 @@ def day_label(at: datetime) -> str:
     return f"{at.day} {at:%B %Y}"
 
 
-def fts_query(query: str) -> str | None:
-    """An FTS5 query matching any topical word of `query`, each quoted so no syntax leaks in.
-
-    Falls back to every word when the query is nothing but function words."""
+def topical_words(query: str) -> list[str]:
+    """The topical words of `query`, lower-cased and sorted; every word when the query is
+    nothing but function words."""
     words = {word.lower() for word in _WORD.findall(query)}
-    topical = words - STOPWORDS
-    words = topical or words
+    return sorted(words - STOPWORDS or words)
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 query matching any topical word of `query`, each quoted so no syntax leaks in."""
+    words = topical_words(query)
     if not words:
         return None
-    return " OR ".join(f'"{word}"' for word in sorted(words))
+    return " OR ".join(f'"{word}"' for word in words)
+
+
+def _pg_vector(vector: NDArray[np.float32]) -> str:
+    """pgvector's text form, `[0.1,0.2,...]`, exact for float32."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
 _TOP_ANYONE = text(
     "SELECT rowid, bm25(memory_fts) AS score FROM memory_fts "
     "WHERE memory_fts MATCH :match AND rowid > :after ORDER BY score LIMIT :limit"
+)
+_PG_TOP = text(
+    "SELECT id, ts_rank_cd({column}, query) AS score "
+    "FROM memory_items, websearch_to_tsquery('english', :match) AS query "
+    "WHERE user_id = :user AND id > :after AND {column} @@ query "
+    "ORDER BY score DESC, id LIMIT :limit"
+)
+_PG_NEAREST = text(
+    "SELECT id, -(embedding <#> CAST(:query AS vector)) AS score FROM memory_items "
+    "WHERE user_id = :user AND embedder = :embedder AND embedding IS NOT NULL "
+    "ORDER BY embedding <#> CAST(:query AS vector), id LIMIT :limit"
 )
 _TOP_OWN = text(
     "SELECT f.rowid, bm25(memory_fts) AS score FROM memory_fts AS f "
@@ -266,6 +291,9 @@ class Episodes:
             ]
 
     def set_vectors(self, ids: Sequence[int], vectors: NDArray[np.float32], embedder: str) -> None:
+        if not self.store.is_sqlite:
+            self._set_embeddings(ids, vectors, embedder)
+            return
         with self.store.session() as session:
             session.execute(
                 update(MemoryItem)
@@ -281,17 +309,50 @@ class Episodes:
                 ],
             )
 
+    def _set_embeddings(
+        self, ids: Sequence[int], vectors: NDArray[np.float32], embedder: str
+    ) -> None:
+        """PostgreSQL: the vectors into the pgvector column (the BLOB stays empty)."""
+        with self.store.session() as session:
+            session.execute(
+                text(
+                    "UPDATE memory_items SET embedding = CAST(:vector AS vector), "
+                    "embedder = :embedder WHERE id = :id AND user_id = :user"
+                ),
+                [
+                    {"id": i, "vector": _pg_vector(v), "embedder": embedder, "user": self.user_id}
+                    for i, v in zip(ids, vectors, strict=True)
+                ],
+            )
+
+    def nearest(
+        self, embedder: str, query: NDArray[np.float32], *, limit: int
+    ) -> list[tuple[int, float]]:
+        """PostgreSQL: (id, cosine) of this user's `limit` episodes nearest `query`,
+        by pgvector in the database (vectors are unit length: inner product = cosine)."""
+        params = {
+            "query": _pg_vector(query),
+            "user": self.user_id,
+            "embedder": embedder,
+            "limit": limit,
+        }
+        with self.store.session() as session:
+            rows = session.execute(_PG_NEAREST, params).all()
+        return [(int(row[0]), float(row[1])) for row in rows]
+
     def keyword_search(
         self, query: str, *, limit: int, column: str = "document", after: int = 0
     ) -> list[tuple[int, float]]:
-        """(episode id, BM25 score; higher is better) for the best `limit` matches in
+        """(episode id, score; higher is better) for the best `limit` matches in
         `column`: "document" (the turn with its neighbours) or "turn" (the turn alone),
-        among episodes with ids above `after`."""
-        match = fts_query(query)
-        if match is None or not self.store.is_sqlite:
-            return []
+        among episodes with ids above `after`. BM25 on SQLite, ts_rank_cd on PostgreSQL."""
         if column not in ("document", "turn"):
             raise ValueError(f"no keyword column {column!r}")
+        if not self.store.is_sqlite:
+            return self._pg_keyword_search(query, limit=limit, column=column, after=after)
+        match = fts_query(query)
+        if match is None:
+            return []
         match = f"{{{column}}} : ({match})"
         params = {"match": match, "user": self.user_id, "limit": limit, "after": after}
         with self.store.session() as session:
@@ -311,6 +372,25 @@ class Episodes:
                 rows = session.execute(_TOP_OWN, params).all()
         # FTS5's bm25() is negative, more negative meaning a better match.
         return [(int(row[0]), -float(row[1])) for row in rows]
+
+    def _pg_keyword_search(
+        self, query: str, *, limit: int, column: str, after: int
+    ) -> list[tuple[int, float]]:
+        words = topical_words(query)
+        if not words:
+            return []
+        # websearch syntax takes any text without a syntax error; "or" between words
+        # matches any of them, as the FTS5 query does.
+        params = {
+            "match": " or ".join(words),
+            "user": self.user_id,
+            "limit": limit,
+            "after": after,
+        }
+        statement = text(_PG_TOP.text.format(column=f"{column}_tsv"))
+        with self.store.session() as session:
+            rows = session.execute(statement, params).all()
+        return [(int(row[0]), float(row[1])) for row in rows]
 
     def documents(self) -> list[tuple[int, str]]:
         """(id, keyword document) of every episode, oldest first."""
@@ -400,6 +480,11 @@ class Episodes:
                 .where(MemoryItem.user_id == self.user_id)
                 .values(vector=None, embedder=None)
             )
+            if not self.store.is_sqlite:
+                session.execute(
+                    text("UPDATE memory_items SET embedding = NULL WHERE user_id = :user"),
+                    {"user": self.user_id},
+                )
 
     def neighbours(self, episode: Episode, *, before: int, after: int) -> list[Episode]:
         """Episodes said just before and after `episode` in its conversation, in order."""
@@ -420,8 +505,13 @@ class Episodes:
 
     def purge(self) -> None:
         """Make deletions final: FTS5 keeps deleted tokens in old index segments until
-        they are merged, and WAL keeps old pages until a checkpoint."""
+        they are merged, and WAL keeps old pages until a checkpoint; PostgreSQL keeps
+        deleted rows until a VACUUM."""
         if not self.store.is_sqlite:
+            with self.store.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "VACUUM memory_items"
+                )
             return
         with self.store.session() as session:
             session.execute(text("INSERT INTO memory_fts(memory_fts) VALUES ('optimize')"))

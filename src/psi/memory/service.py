@@ -172,8 +172,8 @@ class Memory:
         """Build read-optimised snapshots of a large memory (psi.memory.snapshot) when it
         has outgrown the last ones. Slow (seconds at 100,000 episodes): the indexer's
         thread calls it, never a reply. True when it built."""
-        if not self.snapshots.due(self.episodes.count()):
-            return False
+        if not self.episodes.store.is_sqlite or not self.snapshots.due(self.episodes.count()):
+            return False  # PostgreSQL's own indexes serve a large memory
         embedder = self._embedder
 
         def vectors() -> tuple[str, NDArray[np.int64], NDArray[np.float32]] | None:
@@ -209,7 +209,12 @@ class Memory:
 
     def dense_search(self, embedder: TextEmbedder, query: str) -> list[tuple[int, float]]:
         """Nearest vectors to `query`: the HNSW snapshot's for the episodes it holds,
-        an exact search over the newer rows of the matrix for the rest."""
+        an exact search over the newer rows of the matrix for the rest; on PostgreSQL,
+        pgvector's search in the database."""
+        if not self.episodes.store.is_sqlite:
+            return self.episodes.nearest(
+                embedder.name, embedder.embed_query(query), limit=CANDIDATES
+            )
         ids, matrix = self.vectors.matrix(self.episodes, embedder.name)
         vector = embedder.embed_query(query)
         snapshot = self.snapshots.vectors_for(embedder.name)

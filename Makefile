@@ -1,5 +1,6 @@
 # make run   set up .venv if needed and start `psi chat` on the embedded model
-# make test  set up .venv with dev extras and run ruff, mypy and pytest
+# make test  set up .venv with dev extras (and PostgreSQL + pgvector where it can),
+#            and run ruff, mypy and pytest on SQLite and PostgreSQL
 # make install  set up .venv with psi (no dev tools)
 
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 QUIET ?= -q
 
-.PHONY: run test install install-dev lint clean
+.PHONY: run test install install-dev lint clean postgres
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -38,7 +39,12 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-test: lint
+# PostgreSQL + pgvector for the suites that run on both databases (needs root and
+# apt-get; without them those runs are skipped with a note, and .ci/run requires them).
+postgres:
+	@scripts/install-postgres || echo "PostgreSQL + pgvector missing: its test runs are skipped" >&2
+
+test: lint postgres
 	$(BIN)/pytest
 
 clean:

@@ -22,6 +22,8 @@ from psi.goals.drafts import (
 from psi.goals.store import Goals
 from psi.store.db import Store
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -29,6 +29,8 @@ from psi.llm.scripted import ScriptedModel
 from psi.store.db import Store
 from psi.store.models import Notice
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 BERLIN = ZoneInfo("Europe/Berlin")
 # Every time in these tests is on the hour or half hour.
 STEP = timedelta(minutes=30)

@@ -25,6 +25,8 @@ from psi.safety.audit import Audit
 from psi.store.conversations import Conversations
 from psi.store.db import Store
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 PSI = shutil.which("psi", path=str(Path(sys.executable).parent)) or "psi"
 # The psi under test, wherever the installed `psi` script would import it from otherwise.
 SOURCE = str(Path(psi.__file__).resolve().parents[1])

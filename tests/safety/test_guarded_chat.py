@@ -22,6 +22,8 @@ from psi.safety.guards import Guards
 from psi.store.db import Store
 from support.guards import KeywordGuard
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 

@@ -22,6 +22,8 @@ from psi.safety.approval import Approvals, Request
 from psi.server.app import create_app
 from psi.store.db import open_store
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 runner = CliRunner()
 
 CONFIG = """

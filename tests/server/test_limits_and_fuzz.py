@@ -16,6 +16,8 @@ from psi.server.app import create_app
 from psi.server.tokens import Tokens
 from psi.store.db import open_store
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 CONFIG = """
 default_model = "demo"
 [server]

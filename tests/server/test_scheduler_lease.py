@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from psi.clock import FrozenClock
@@ -13,6 +14,8 @@ from psi.server.app import create_app
 from psi.server.scheduler import ServerScheduler
 from psi.store.db import Store
 from psi.store.lease import Lease
+
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
 
 
 def test_one_holder_at_a_time_and_a_takeover_after_expiry(store: Store) -> None:

@@ -63,8 +63,9 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
 
 
-# Row ids and offsets stay within what every database's integer holds.
-MAX_ID = 2**53
+# Row ids and offsets stay within what every database's integer holds: PostgreSQL's
+# INTEGER is 32 bits.
+MAX_ID = 2**31 - 1
 RowId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID)]
 
 

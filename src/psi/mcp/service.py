@@ -53,20 +53,29 @@ def _bad_arguments(tool: str, error: ValidationError) -> InputError:
 
 
 class Service:
-    def __init__(self, ctx: ToolContext, *, memory: Memory, embed: bool = True) -> None:
+    """One user's tools and resources on `ctx.store`, with that user's `memory` and the
+    `indexer` that keeps it current (both may be shared, as psi serve shares them with
+    its REST API); `reason` is what the audit log says asked for a write."""
+
+    def __init__(
+        self,
+        ctx: ToolContext,
+        *,
+        memory: Memory,
+        indexer: BackgroundIndexer,
+        reason: str = AUDIT_REASON,
+    ) -> None:
         self.ctx = ctx
         self.memory = memory
-        # Loads the embedder and embeds what lacks a vector while the client settles in, as
-        # a chat session does; recall is keyword-only until then.
-        self.indexer = BackgroundIndexer(memory, embed=embed)
-        if embed:
-            self.indexer.notify()
-        self.tools: dict[str, Tool] = {t.name: t for t in mcp_tools(memory, self.indexer)}
+        self.indexer = indexer
+        self.reason = reason
+        self.tools: dict[str, Tool] = {t.name: t for t in mcp_tools(memory, indexer)}
         self.audit = Audit(ctx.store, user_id=ctx.user_id, clock=ctx.clock)
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, *, embed: bool = True) -> Service:
+        """The configured user's service on its own store and indexer: close() ends them."""
         from psi.agent.chat import load_embedder
 
         store = open_store(settings.db_url)
@@ -75,7 +84,12 @@ class Service:
         memory = Memory(
             store, user_id=user_id, embedder=lambda: load_embedder(settings), clock=system_clock
         )
-        return cls(ctx, memory=memory, embed=embed)
+        # Loads the embedder and embeds what lacks a vector while the client settles in, as
+        # a chat session does; recall is keyword-only until then.
+        indexer = BackgroundIndexer(memory, embed=embed)
+        if embed:
+            indexer.notify()
+        return cls(ctx, memory=memory, indexer=indexer)
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Run tool `name`; its result as JSON-ready data. PsiError for what the caller
@@ -104,7 +118,7 @@ class Service:
         shown = dict(arguments)
         if tool.name in UNSAID:
             shown = {k: fingerprint(str(v)) for k, v in shown.items()}
-        self.audit.tool_call(tool.name, shown, action=action, reason=AUDIT_REASON)
+        self.audit.tool_call(tool.name, shown, action=action, reason=self.reason)
 
     def profile(self) -> str:
         """The profile psi puts in front of every chat: the user's edit, else built from facts."""
@@ -118,5 +132,6 @@ class Service:
         return json.dumps({"goals": active_goals(goals)}, ensure_ascii=False, indent=2)
 
     def close(self) -> None:
+        """End what open() made: the indexer (after it has caught up) and the store."""
         self.indexer.close(timeout=5)
         self.ctx.store.dispose()

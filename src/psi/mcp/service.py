@@ -1,4 +1,4 @@
-"""One user's memory and goals as `psi mcp` serves them, free of the protocol.
+"""One user's memory and goals as psi's MCP server serves them, free of the protocol.
 
     service = Service.open(load_settings())     # the configured database and user
     service.call("recall", {"query": "dog"})    # JSON-ready data, or PsiError
@@ -6,9 +6,10 @@
     service.goals()                             # the JSON behind psi://goals
     service.close()
 
-Calls run one at a time: the store's writes read before they write (a fact is merged
-with its twin), and one client gains nothing from overlapping them. Every call that
-writes is recorded in psi's audit log (`psi audit`), reason "asked by an MCP client";
+psi serve makes one per user (psi.mcp.http) on its own store and each user's Memory.
+A user's calls run one at a time: the store's writes read before they write (a fact is
+merged with its twin), and one client gains nothing from overlapping them. Every call
+that writes is recorded in psi's audit log (`psi audit`), reason "asked by an MCP client";
 remember and forget by a fingerprint of their words, so a forgotten thing does not live
 on there. Asking the user before a call is the client's job: the server marks which
 tools only read and which destroy.

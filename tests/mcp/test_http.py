@@ -7,6 +7,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -163,3 +164,16 @@ def test_the_endpoint_runs_with_each_lifespan_of_the_app(psi_home: object) -> No
         with TestClient(app) as client:
             answered = client.post("/mcp", json=INITIALIZE, headers=headers)
             assert answered.status_code == 200, answered.text
+
+
+def test_the_servers_limits_hold_at_mcp_too(write_config: Callable[[str], Path]) -> None:
+    write_config('[server]\nrate_limit = "3/minute"\nmax_body_bytes = 2000\n')
+    token = add_user("ada")
+    headers = {**ACCEPT, "Authorization": f"Bearer {token}"}
+    with TestClient(create_app(load_settings())) as client:
+        big = {**INITIALIZE, "padding": "x" * 5000}
+        assert client.post("/mcp", json=big, headers=headers).status_code == 413
+        codes = [
+            client.post("/mcp", json=INITIALIZE, headers=headers).status_code for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]

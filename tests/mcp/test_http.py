@@ -159,7 +159,8 @@ def test_the_endpoint_runs_with_each_lifespan_of_the_app(psi_home: object) -> No
     app = create_app(load_settings())
     headers = {**ACCEPT, "Authorization": f"Bearer {token}"}
     # Outside the app's lifespan the SDK's task group is not there: 503, not a crash.
-    assert TestClient(app).post("/mcp", json=INITIALIZE, headers=headers).status_code == 503
+    idle = TestClient(app).post("/mcp", json=INITIALIZE, headers=headers)
+    assert idle.status_code == 503 and "starts and stops with psi serve" in idle.text
     for _ in range(2):
         with TestClient(app) as client:
             answered = client.post("/mcp", json=INITIALIZE, headers=headers)

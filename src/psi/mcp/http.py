@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
+from mcp import types
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -66,10 +67,17 @@ def bearer(headers: Headers) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def _refuse(send: Send, status: int, message: str, *, challenge: str | None = None) -> None:
+async def _refuse(
+    send: Send,
+    status: int,
+    message: str,
+    *,
+    code: int = UNAUTHORIZED,
+    challenge: str | None = None,
+) -> None:
     """An HTTP error whose body is a JSON-RPC error, the form an MCP client reports."""
     body = json.dumps(
-        {"jsonrpc": "2.0", "id": None, "error": {"code": UNAUTHORIZED, "message": message}}
+        {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     ).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     if challenge is not None:
@@ -119,7 +127,7 @@ class McpHttp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         manager = self._manager
         if manager is None:
-            await _refuse(send, 503, NOT_RUNNING)
+            await _refuse(send, 503, NOT_RUNNING, code=types.INTERNAL_ERROR)
             return
         token = bearer(Headers(scope=scope))
         # scrypt and a database read: off the event loop, as the REST routes do it.

@@ -144,7 +144,7 @@ def serve(
         None, "--port", min=1, max=65535, help="Port (default server.port: 8765)."
     ),
 ) -> None:
-    """Serve the OpenAI-compatible API and psi's REST API."""
+    """Serve the OpenAI-compatible API, psi's REST API and MCP (at /mcp)."""
     import uvicorn
 
     from psi.server.app import create_app

@@ -2,6 +2,10 @@
 
     serve(load_settings())       # until the client closes stdin
 
+build_server() is the same for every transport: it asks `service_for(ctx)` for the
+service of the request at hand, one user's for stdio, the token's user's over HTTP
+(psi.mcp.http, under psi serve).
+
 Tools are listed from each tool's pydantic model (its JSON schema) and annotated from
 its risk: read-only, or destructive for forget. The low-level server rather than
 MCPServer, since psi's tools already carry their argument models: MCPServer would want
@@ -49,6 +53,7 @@ PROFILE_URI = "psi://profile"
 GOALS_URI = "psi://goals"
 
 Context = ServerRequestContext[Any, Any]
+ServiceFor = Callable[[Context], Service]
 
 
 def _annotations(tool: Tool) -> types.ToolAnnotations:
@@ -74,8 +79,8 @@ def _text(text: str) -> list[types.ContentBlock]:
     return [types.TextContent(type="text", text=text)]
 
 
-def build_server(service: Service) -> Server[Any]:
-    resources: dict[str, tuple[types.Resource, Callable[[], str]]] = {
+def build_server(service_for: ServiceFor) -> Server[Any]:
+    resources: dict[str, tuple[types.Resource, Callable[[Service], str]]] = {
         PROFILE_URI: (
             types.Resource(
                 uri=PROFILE_URI,
@@ -84,7 +89,7 @@ def build_server(service: Service) -> Server[Any]:
                 description="What psi knows about the user, as it reads it before every chat.",
                 mime_type="text/plain",
             ),
-            service.profile,
+            Service.profile,
         ),
         GOALS_URI: (
             types.Resource(
@@ -94,16 +99,18 @@ def build_server(service: Service) -> Server[Any]:
                 description="The user's active goals: target date, standing, next milestone.",
                 mime_type="application/json",
             ),
-            service.goals,
+            Service.goals,
         ),
     }
 
     async def list_tools(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[_listed(t) for t in service.tools.values()])
+        tools = service_for(ctx).tools.values()
+        return types.ListToolsResult(tools=[_listed(t) for t in tools])
 
     async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        service = service_for(ctx)
         arguments = dict(params.arguments or {})
         try:
             result = await anyio.to_thread.run_sync(service.call, params.name, arguments)
@@ -130,8 +137,9 @@ def build_server(service: Service) -> Server[Any]:
                 message=f"psi has no resource {uri}; it has {', '.join(resources)}.",
             )
         resource, read = resources[uri]
+        service = service_for(ctx)
         try:
-            text = await anyio.to_thread.run_sync(read)
+            text = await anyio.to_thread.run_sync(read, service)
         except PsiError as exc:  # the store cannot be read, say
             raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from exc
         return types.ReadResourceResult(
@@ -160,6 +168,6 @@ def serve(settings: Settings) -> None:
     client closes stdin."""
     service = Service.open(settings)
     try:
-        anyio.run(_run, build_server(service))
+        anyio.run(_run, build_server(lambda ctx: service))
     finally:
         service.close()

@@ -1,4 +1,4 @@
-"""One user's memory and goals as `psi mcp` serves them, free of the protocol.
+"""One user's memory and goals as psi's MCP server serves them, free of the protocol.
 
     service = Service.open(load_settings())     # the configured database and user
     service.call("recall", {"query": "dog"})    # JSON-ready data, or PsiError
@@ -6,9 +6,10 @@
     service.goals()                             # the JSON behind psi://goals
     service.close()
 
-Calls run one at a time: the store's writes read before they write (a fact is merged
-with its twin), and one client gains nothing from overlapping them. Every call that
-writes is recorded in psi's audit log (`psi audit`), reason "asked by an MCP client";
+psi serve makes one per user (psi.mcp.http) on its own store and each user's Memory.
+A user's calls run one at a time: the store's writes read before they write (a fact is
+merged with its twin), and one client gains nothing from overlapping them. Every call
+that writes is recorded in psi's audit log (`psi audit`), reason "asked by an MCP client";
 remember and forget by a fingerprint of their words, so a forgotten thing does not live
 on there. Asking the user before a call is the client's job: the server marks which
 tools only read and which destroy.
@@ -53,20 +54,29 @@ def _bad_arguments(tool: str, error: ValidationError) -> InputError:
 
 
 class Service:
-    def __init__(self, ctx: ToolContext, *, memory: Memory, embed: bool = True) -> None:
+    """One user's tools and resources on `ctx.store`, with that user's `memory` and the
+    `indexer` that keeps it current (both may be shared, as psi serve shares them with
+    its REST API); `reason` is what the audit log says asked for a write."""
+
+    def __init__(
+        self,
+        ctx: ToolContext,
+        *,
+        memory: Memory,
+        indexer: BackgroundIndexer,
+        reason: str = AUDIT_REASON,
+    ) -> None:
         self.ctx = ctx
         self.memory = memory
-        # Loads the embedder and embeds what lacks a vector while the client settles in, as
-        # a chat session does; recall is keyword-only until then.
-        self.indexer = BackgroundIndexer(memory, embed=embed)
-        if embed:
-            self.indexer.notify()
-        self.tools: dict[str, Tool] = {t.name: t for t in mcp_tools(memory, self.indexer)}
+        self.indexer = indexer
+        self.reason = reason
+        self.tools: dict[str, Tool] = {t.name: t for t in mcp_tools(memory, indexer)}
         self.audit = Audit(ctx.store, user_id=ctx.user_id, clock=ctx.clock)
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, *, embed: bool = True) -> Service:
+        """The configured user's service on its own store and indexer: close() ends them."""
         from psi.agent.chat import load_embedder
 
         store = open_store(settings.db_url)
@@ -75,7 +85,12 @@ class Service:
         memory = Memory(
             store, user_id=user_id, embedder=lambda: load_embedder(settings), clock=system_clock
         )
-        return cls(ctx, memory=memory, embed=embed)
+        # Loads the embedder and embeds what lacks a vector while the client settles in, as
+        # a chat session does; recall is keyword-only until then.
+        indexer = BackgroundIndexer(memory, embed=embed)
+        if embed:
+            indexer.notify()
+        return cls(ctx, memory=memory, indexer=indexer)
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Run tool `name`; its result as JSON-ready data. PsiError for what the caller
@@ -104,7 +119,7 @@ class Service:
         shown = dict(arguments)
         if tool.name in UNSAID:
             shown = {k: fingerprint(str(v)) for k, v in shown.items()}
-        self.audit.tool_call(tool.name, shown, action=action, reason=AUDIT_REASON)
+        self.audit.tool_call(tool.name, shown, action=action, reason=self.reason)
 
     def profile(self) -> str:
         """The profile psi puts in front of every chat: the user's edit, else built from facts."""
@@ -118,5 +133,6 @@ class Service:
         return json.dumps({"goals": active_goals(goals)}, ensure_ascii=False, indent=2)
 
     def close(self) -> None:
+        """End what open() made: the indexer (after it has caught up) and the store."""
         self.indexer.close(timeout=5)
         self.ctx.store.dispose()

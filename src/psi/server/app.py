@@ -13,6 +13,8 @@ query is scoped by it, so another user's row is simply not found (404).
   reply says which (`psi_conversation_id`).
 - `/api/approvals` (list, approve, deny), `/api/audit`, `/api/egress`: what the CLI's
   `psi approvals`, `psi audit` and `psi egress log` show.
+- `/mcp`: psi mcp's tools and resources over MCP's streamable HTTP for the token's user;
+  its errors are JSON-RPC errors, as an MCP client expects (psi.mcp.http).
 
 Errors are JSON `{"error": {"message", "hint", "type"}}`: 401 without a valid token,
 404 for what is not this user's, 400/422 for bad input, 403 when the privacy policy
@@ -183,6 +185,10 @@ def create_app(
     tokens = Tokens(store)
     models = Models(settings)
     memories = Memories(settings, store)
+    # psi's MCP server for the token's user, over streamable HTTP (psi.mcp.http).
+    from psi.mcp.http import McpHttp
+
+    mcp = McpHttp(settings, store, verify=tokens.verify, memory_for=memories.get)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -193,7 +199,8 @@ def create_app(
             runner = ServerScheduler(settings, store)
             runner.start()
         app.state.scheduler = runner
-        yield
+        async with mcp.running():
+            yield
         if runner is not None:
             runner.stop()
         # Shutting down: what the last turns said is indexed before the process goes.
@@ -204,6 +211,7 @@ def create_app(
     app.state.tokens = tokens
     app.state.memories = memories
     limit_requests(app, settings)
+    app.router.routes.append(mcp.route())
 
     @app.exception_handler(PsiError)
     async def psi_error(request: Request, exc: PsiError) -> JSONResponse:

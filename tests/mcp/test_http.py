@@ -21,6 +21,8 @@ from psi.server.app import create_app
 from psi.store.db import Store
 from support.serving import add_user, call, failure, mcp_client, read, serving
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 SEVEN = {"recall", "remember", "forget", "agenda", "goal_status", "log_progress", "create_goal"}
 INITIALIZE = {
     "jsonrpc": "2.0",

@@ -21,6 +21,8 @@ from psi.config import load_settings
 from psi.server.app import create_app
 from support.serving import add_user, call, failure, mcp_client, read, serving
 
+pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
+
 CONFIG = """
 default_model = "demo"
 [server]

@@ -68,8 +68,16 @@ def database(
     if kind == "sqlite":
         yield kind
         return
-    server: PostgresServer | None = request.getfixturevalue("postgres_server")
-    if server is None:
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("PSI_DATABASE_URL", url)
+    yield kind
+    registry.clear_cache()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer | None) -> Iterator[str]:
+    """A fresh PostgreSQL + pgvector database, migrated and empty, dropped after the test."""
+    if postgres_server is None:
         message = (
             "PostgreSQL with pgvector is not installed: run scripts/install-postgres "
             "(as root), or set PSI_TEST_POSTGRES to a server's URL"
@@ -77,11 +85,10 @@ def database(
         if os.environ.get("PSI_TEST_REQUIRE_POSTGRES"):
             pytest.fail(message)
         pytest.skip(message)
-    url = server.fresh_database()
-    monkeypatch.setenv("PSI_DATABASE_URL", url)
-    yield kind
+    url = postgres_server.fresh_database()
+    yield url
     registry.clear_cache()
-    server.drop(url)
+    postgres_server.drop(url)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from psi.cli import (
     history,
     mcp_cmd,
     memory_cmd,
+    migrate_cmd,
     models,
     review_cmd,
     route_cmd,
@@ -74,6 +75,7 @@ app.add_typer(safety_cmd.approvals_app, name="approvals")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.user_app, name="user")
 app.command("mcp")(mcp_cmd.mcp)
+app.command("migrate")(migrate_cmd.migrate)
 
 
 def run() -> None:

@@ -91,7 +91,7 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{word}"' for word in words)
 
 
-def _pg_vector(vector: NDArray[np.float32]) -> str:
+def pg_vector(vector: NDArray[np.float32]) -> str:
     """pgvector's text form, `[0.1,0.2,...]`, exact for float32."""
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
@@ -320,7 +320,7 @@ class Episodes:
                     "embedder = :embedder WHERE id = :id AND user_id = :user"
                 ),
                 [
-                    {"id": i, "vector": _pg_vector(v), "embedder": embedder, "user": self.user_id}
+                    {"id": i, "vector": pg_vector(v), "embedder": embedder, "user": self.user_id}
                     for i, v in zip(ids, vectors, strict=True)
                 ],
             )
@@ -331,7 +331,7 @@ class Episodes:
         """PostgreSQL: (id, cosine) of this user's `limit` episodes nearest `query`,
         by pgvector in the database (vectors are unit length: inner product = cosine)."""
         params = {
-            "query": _pg_vector(query),
+            "query": pg_vector(query),
             "user": self.user_id,
             "embedder": embedder,
             "limit": limit,

@@ -27,6 +27,7 @@ class Store:
     """One database: sessions that commit or roll back, and errors in psi's words."""
 
     def __init__(self, url: str, *, busy_timeout: float = 5.0, clock: Clock = system_clock) -> None:
+        url = with_driver(url)
         self.url = url
         self.clock = clock
         self.is_sqlite = url.startswith("sqlite")
@@ -36,10 +37,10 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, connect_args=connect_args)
         except Exception as exc:  # a malformed URL or a missing driver
-            raise StoreError(
-                f"Cannot use database URL {url!r}: {exc}",
-                hint="Set database_url to a SQLAlchemy URL, e.g. sqlite:////path/psi.db.",
-            ) from None
+            hint = "Set database_url to a SQLAlchemy URL, e.g. sqlite:////path/psi.db."
+            if url.startswith("postgresql"):
+                hint = "PostgreSQL needs psycopg: pip install 'psi[postgres]'."
+            raise StoreError(f"Cannot use database URL {url!r}: {exc}", hint=hint) from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -99,7 +100,13 @@ class Store:
                 config = alembic_config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            if "extension" in str(exc.orig) and "vector" in str(exc.orig):
+                raise StoreError(
+                    f"{self.where} cannot use pgvector: {str(exc.orig).strip()}",
+                    hint="Install pgvector on the server and run `CREATE EXTENSION vector;` "
+                    "in this database as a superuser, once; then start psi again.",
+                ) from None
             raise self._explain(exc) from None
 
     def ensure_user(self, name: str) -> int:
@@ -115,6 +122,15 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def with_driver(url: str) -> str:
+    """A PostgreSQL URL as people write it (postgresql://, postgres://) gets psi's driver,
+    psycopg 3; SQLAlchemy's default for it would be psycopg2, which psi does not install."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
 
 
 def alembic_config() -> Any:

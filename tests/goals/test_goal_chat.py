@@ -139,3 +139,16 @@ def test_tool_errors_go_back_to_the_model(store: Store) -> None:
     assert results[1]["unsure"].startswith("Ask the user")
     assert len(results[1]["candidates"]) == 2
     chat.close()
+
+
+def test_a_goal_id_names_that_goal_only_not_titles_with_the_digit(store: Store) -> None:
+    chat = service(store, ScriptedModel())
+    marathon = add_goal(chat, "Run a marathon", "km", 42.2, "last")
+    books = add_goal(chat, "Read 12 books", "books", 12, "sum")
+    chat.goal_chat.goals.set_status(marathon, "paused")
+    call = ToolCall(id="c1", name="log_progress", arguments={"goal": str(marathon), "value": 5})
+    answer = json.loads(chat.goal_chat.run(call))
+    # Goal 1 is paused: the "1" in "Read 12 books" does not make it the one.
+    assert "unsure" in answer
+    assert values(chat.goal_chat.goals, books) == []
+    chat.close()

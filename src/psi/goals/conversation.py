@@ -305,13 +305,12 @@ class GoalChat:
 
     def _log_progress(self, args: Any, source: int | None) -> dict[str, Any]:
         active = self.goals.all(statuses=("active",))
-        if args.goal:
+        if args.goal and args.goal.strip().isdigit():
+            # An id names one goal: "1" is not the "1" in "Read 12 books".
+            candidates = [g for g in active if str(g.id) == args.goal.strip()]
+        elif args.goal:
             words = args.goal.casefold().split()
-            candidates = [
-                g
-                for g in active
-                if args.goal.strip() == str(g.id) or all(w in g.title.casefold() for w in words)
-            ]
+            candidates = [g for g in active if all(w in g.title.casefold() for w in words)]
         elif args.unit:
             candidates = [g for g in active if goal_unit_matches(g, args.unit.lower())]
         else:

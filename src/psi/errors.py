@@ -3,6 +3,7 @@
     PsiError                  every error psi means to show a person
     ├── UserError             the user can fix it: config, input, a missing file or key
     │   ├── ConfigError       config.toml or a PSI_* variable is wrong (file, line, what)
+    │   │   └── InvalidSetting  a change refused: the settings it makes would not validate
     │   ├── ModelNotFound     a model file is missing or unreadable
     │   ├── MissingAPIKey     the environment variable holding a key is unset
     │   ├── UnknownProfile    a model profile name that is not configured
@@ -42,6 +43,16 @@ class UserError(PsiError):
 
 class ConfigError(UserError):
     pass
+
+
+class InvalidSetting(ConfigError):
+    """`problems` name each setting refused, as (dotted path parts, what is wrong)."""
+
+    def __init__(
+        self, message: str, *, problems: list[tuple[list[str], str]], hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
 
 
 class ModelNotFound(UserError):

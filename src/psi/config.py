@@ -490,8 +490,8 @@ class ServerSettings(BaseModel):
         description="Seconds one request may take: past it a request gets 504, and a "
         "streamed reply stops, kept as far as it came, marked interrupted.",
     )
-    shutdown_timeout: float = Field(
-        default=10.0,
+    shutdown_timeout: int = Field(
+        default=10,
         ge=0,
         le=3_600,
         description="Seconds running requests get to finish when psi serve stops; a stream "

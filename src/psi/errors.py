@@ -16,7 +16,8 @@
     │   ├── ModelTimeout      no answer within the timeout
     │   └── BadModelOutput    output that does not fit the schema after the retries
     ├── OfflineRefusal        offline mode refused a request that would leave the machine
-    └── StoreError            the database cannot be used (locked, unreachable, unmigrated)
+    ├── StoreError            the database cannot be used (locked, unreachable, unmigrated)
+    └── RequestTimeout        a request to `psi serve` ran past server.request_timeout
 
 Every message says what happened and what to do next (`hint`). The CLI and
 the API print `str(error)` and `error.hint` and exit non-zero; they never show
@@ -114,3 +115,7 @@ class PrivacyRefusal(OfflineRefusal):
 
 class StoreError(PsiError):
     exit_code = 5
+
+
+class RequestTimeout(PsiError):
+    exit_code = 6

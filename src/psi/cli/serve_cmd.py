@@ -159,12 +159,12 @@ def serve(
         err.print(f"API token for {settings.user}: {settings.home / TOKEN_FILE}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]Listening on {host}: other machines can reach psi.[/]")
-    # On Ctrl-C or SIGTERM: stop accepting, give running requests 10 s; a stream cut then
-    # is stored as far as it came, marked interrupted.
+    # On Ctrl-C or SIGTERM: stop accepting, give running requests server.shutdown_timeout
+    # seconds; a stream still running then is stored as far as it came, marked interrupted.
     uvicorn.run(
         create_app(settings, store=store, schedule=settings.server.scheduler),
         host=host,
         port=port,
         log_level="warning",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.server.shutdown_timeout,
     )

@@ -203,8 +203,10 @@ def import_document(
     *,
     where: str = "the export",
     progress: Callable[[int, int], None] | None = None,
+    embed: bool = True,
 ) -> int:
-    """`import_memory` for a document already parsed (what `export_document` returns)."""
+    """`import_memory` for a document already parsed (what `export_document` returns);
+    `embed=False` leaves the vectors to a background indexer."""
     conversations, facts, profile = _check_export(data, where)
     user_id = memory.episodes.user_id
     added = 0
@@ -235,7 +237,7 @@ def import_document(
     Facts(store, user_id=user_id).load(facts, message_ids=new_ids)
     if profile:
         Profiles(store, user_id=user_id).set(profile)
-    memory.index_pending()
+    memory.index_pending(embed=embed)
     return added
 
 

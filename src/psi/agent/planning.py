@@ -68,9 +68,7 @@ def _routed(
     from psi.routing import decide
     from psi.sensitivity import Level
 
-    spent = Ledger(store, user_id=user_id).spent(
-        since=month_start(system_clock(), settings.zone())
-    )
+    spent = Ledger(store, user_id=user_id).spent(since=month_start(system_clock(), settings.zone()))
     route = decide(
         task="planning",
         level=Level.personal,

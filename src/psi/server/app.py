@@ -21,6 +21,7 @@ needs an admin or what the privacy policy refuses, 404 for what is not this user
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -59,6 +60,8 @@ def create_app(
         # Shutting down, after uvicorn's graceful wait (server.shutdown_timeout): a reply
         # still streaming is stored as far as it came, marked interrupted.
         await anyio.to_thread.run_sync(psi.streams.stop_all)
+        if psi.late:  # requests answered 504 whose handlers have not yet stopped
+            await asyncio.wait(set(psi.late), timeout=settings.server.shutdown_timeout)
         if runner is not None:
             runner.stop()
         # What the last turns said is indexed before the process goes.
@@ -68,7 +71,9 @@ def create_app(
     app.state.psi = psi
     app.state.store = store
     limit_requests(app, settings)
-    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.server.request_timeout)
+    app.add_middleware(
+        RequestTimeoutMiddleware, seconds=settings.server.request_timeout, late=psi.late
+    )
 
     @app.exception_handler(PsiError)
     async def psi_error(request: Request, exc: PsiError) -> JSONResponse:

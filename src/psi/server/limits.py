@@ -72,12 +72,12 @@ def limit_requests(app: FastAPI, settings: Settings) -> None:
 class RequestTimeoutMiddleware:
     """504 for a request that has not begun its response within `seconds`."""
 
-    def __init__(self, app: Any, *, seconds: float) -> None:
+    def __init__(self, app: Any, *, seconds: float, late: set[asyncio.Task[None]]) -> None:
         self.app = app
         self.seconds = seconds
         # Requests answered 504 whose handlers are still running (a thread cannot be
         # cancelled); kept so they finish, and so shutdown can wait for them.
-        self.late: set[asyncio.Task[None]] = set()
+        self.late = late
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -6,8 +6,9 @@ user's memory and indexer, and the streams in flight.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from psi.config import Settings
@@ -95,6 +96,8 @@ class Services:
     models: Models
     memories: Memories
     streams: LiveTurns
+    # Requests answered 504 whose handlers still run (psi.server.limits).
+    late: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Services:

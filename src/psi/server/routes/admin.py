@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, JsonValue
 
 from psi.errors import InvalidSetting, UserError
 from psi.server.deps import CurrentUser, Limit, Offset, Psi, RowId, page, plain, require_admin
+from psi.server.state import Services
 
 router = APIRouter(prefix="/api")
 
@@ -110,7 +111,7 @@ def patch_settings(changes: dict[str, JsonValue], who: CurrentUser, psi: Psi) ->
     return shown
 
 
-def _shown(psi: Any) -> dict[str, Any]:
+def _shown(psi: Services) -> dict[str, Any]:
     from psi.config import load_settings, settings_data
 
     running = settings_data(psi.settings)
@@ -132,7 +133,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _move_zone(psi: Any, before: str, after: str) -> int:
+def _move_zone(psi: Services, before: str, after: str) -> int:
     """Every user's habits and recurring tasks keep their wall time in the new zone."""
     from zoneinfo import ZoneInfo
 

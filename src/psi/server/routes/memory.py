@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, Field
 
-from psi.errors import InputError
+from psi.errors import InputError, NotFound
 from psi.server.deps import (
     CurrentUser,
     Limit,
@@ -151,7 +151,6 @@ def import_memories(body: MemoryExport, who: CurrentUser, psi: Psi) -> dict[str,
 @router.get("/memories/{ref}")
 def show_memory(ref: MemoryRef, who: CurrentUser, psi: Psi) -> dict[str, Any]:
     """One memory with where it came from: the turns around it, or a fact's history."""
-    from psi.errors import NotFound
     from psi.memory.control import parse_ref
     from psi.memory.facts import Facts
 
@@ -178,8 +177,6 @@ def edit_memory(ref: MemoryRef, body: FactEdit, who: CurrentUser, psi: Psi) -> d
     if kind != "fact":
         memory, _ = psi.memories.get(who.user_id)
         if memory.episodes.get([number]).get(number) is None:
-            from psi.errors import NotFound
-
             raise NotFound(f"No memory {number}.", hint="GET /api/memories lists them.")
         raise InputError(
             "Only facts can be edited; what was said is a record.",

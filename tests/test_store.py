@@ -7,7 +7,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from psi.errors import NotFound, StoreError
+from psi.errors import InputError, NotFound, StoreError
 from psi.llm import Message, ToolCall
 from psi.store.conversations import Conversations
 from psi.store.db import Store, alembic_config, open_store
@@ -184,3 +184,17 @@ def test_quick_list_steps_aside_when_it_cannot_answer(store: Store, tmp_path: Pa
     with store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
     assert list_conversations(store.url, user="local", limit=5) is None
+
+
+def test_text_with_a_nul_character_is_stored_or_refused_plainly(
+    conversations: Conversations, database: str
+) -> None:
+    cid = conversations.create()
+    message = Message(role="user", content="before\x00after")
+    if database == "sqlite":
+        conversations.add(cid, message)
+        assert conversations.messages(cid)[0].content == "before\x00after"
+        return
+    with pytest.raises(InputError, match="NUL character"):
+        conversations.add(cid, message)
+    assert conversations.messages(cid) == []  # nothing half-stored

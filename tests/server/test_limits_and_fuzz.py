@@ -61,7 +61,13 @@ def test_a_body_over_the_limit_is_413_and_nothing_is_stored(
 
 @pytest.fixture
 def fuzzed(write_config: Callable[[str], Path]) -> tuple[object, str]:
+    from psi.store.models import User
+
     client, token = app_and_token(write_config, "100000/minute")
+    store = client.app.state.store  # type: ignore[attr-defined]
+    with store.session() as session:  # an admin, so that admin routes are fuzzed too
+        user = session.get(User, store.ensure_user("ada"))
+        user.is_admin = True
     return client.app, token
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -135,6 +135,23 @@ def local_token(settings: Settings, store: Store, tokens: Tokens) -> Path | None
     return path
 
 
+def server_config(settings: Settings, store: Store, *, host: str, port: int) -> Any:
+    """The uvicorn server `psi serve` runs. On Ctrl-C or SIGTERM it stops accepting and
+    gives running requests server.shutdown_timeout seconds; a stream still running then
+    is stored as far as it came, marked interrupted (psi.server.streams)."""
+    import uvicorn
+
+    from psi.server.app import create_app
+
+    return uvicorn.Config(
+        create_app(settings, store=store, schedule=settings.server.scheduler),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=settings.server.shutdown_timeout,
+    )
+
+
 @friendly
 def serve(
     host: str | None = typer.Option(
@@ -147,8 +164,6 @@ def serve(
     """Serve the OpenAI-compatible API, psi's REST API and MCP (at /mcp)."""
     import uvicorn
 
-    from psi.server.app import create_app
-
     settings, store, tokens = _open()
     host = host or settings.server.host
     port = port or settings.server.port
@@ -159,12 +174,4 @@ def serve(
         err.print(f"API token for {settings.user}: {settings.home / TOKEN_FILE}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]Listening on {host}: other machines can reach psi.[/]")
-    # On Ctrl-C or SIGTERM: stop accepting, give running requests 10 s; a stream cut then
-    # is stored as far as it came, marked interrupted.
-    uvicorn.run(
-        create_app(settings, store=store, schedule=settings.server.scheduler),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.Server(server_config(settings, store, host=host, port=port)).run()

@@ -146,6 +146,7 @@ class Audit:
         since: datetime | None = None,
         kinds: list[str] | None = None,
         limit: int = 50,
+        offset: int = 0,
         conversation_id: int | None = None,
     ) -> list[AuditEntry]:
         """Newest first."""
@@ -156,7 +157,7 @@ class Audit:
             query = query.where(AuditRecord.kind.in_(kinds))
         if conversation_id is not None:
             query = query.where(AuditRecord.conversation_id == conversation_id)
-        query = query.order_by(AuditRecord.id.desc()).limit(limit)
+        query = query.order_by(AuditRecord.id.desc()).limit(limit).offset(offset)
         with self.store.session() as session:
             return [
                 AuditEntry(

@@ -173,13 +173,18 @@ class Conversations:
             )
             conversation.title = _title(first) if first and first.strip() else None
 
-    def messages(self, conversation_id: int) -> list[StoredMessage]:
+    def messages(
+        self, conversation_id: int, *, limit: int | None = None, offset: int = 0
+    ) -> list[StoredMessage]:
+        """Oldest first; `limit` and `offset` page through a long conversation."""
         with self.store.session() as session:
             self._get(session, conversation_id)
             rows = session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation_id, Message.user_id == self.user_id)
                 .order_by(Message.id)
+                .limit(limit)
+                .offset(offset)
             )
             return [StoredMessage.of(row) for row in rows]
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from psi.clock import Clock, system_clock
-from psi.errors import StoreError
+from psi.errors import InputError, StoreError
 from psi.store.migrations import HEAD
 from psi.store.models import User
 
@@ -43,6 +43,8 @@ class Store:
             raise StoreError(f"Cannot use database URL {url!r}: {exc}", hint=hint) from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine, "handle_error", _postgres_refusals)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -151,6 +153,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Deleted rows are overwritten on disk, so forgetting leaves no readable remains.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _postgres_refusals(context: Any) -> None:
+    """PostgreSQL refuses a NUL character in text (SQLite stores it): psi says so plainly,
+    a user's mistake (400 over the API), not a database error."""
+    if "cannot contain NUL" in str(context.original_exception):
+        raise InputError(
+            "Text with a NUL character (\\0) cannot be stored or searched.",
+            hint="Remove the NUL character and try again.",
+        )
 
 
 def open_store(url: str, *, busy_timeout: float = 5.0, clock: Clock = system_clock) -> Store:

@@ -1,0 +1,106 @@
+"""What a `psi serve` process keeps across requests: one model object per profile, each
+user's memory and indexer, and the streams in flight.
+
+    psi = Services.open(settings, store)       # app.state.psi; routes get it as `Psi`
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from psi.config import Settings
+from psi.server.streams import LiveTurns
+from psi.server.tokens import Tokens
+from psi.store.db import Store
+
+
+class Models:
+    """One model object per profile for the process; a local model (one llama.cpp context)
+    answers one request at a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[str, Any] = {}
+        self._locks: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[Any, Any]:
+        """The profile's model and what a request holds while it answers (`lock_for`)."""
+        from psi.llm.registry import get_model
+
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = get_model(self.settings.profile(name), self.settings)
+            model = self._models[name]
+        return model, self.lock_for(model)
+
+    def lock_for(self, model: Any) -> Any:
+        """A lock for an in-process llama.cpp model, nothing for a model behind a server
+        (or for no model)."""
+        with self._lock:
+            if id(model) not in self._locks:
+                local = getattr(model, "backend", None) == "llamacpp"
+                self._locks[id(model)] = threading.Lock() if local else _NoLock()
+            return self._locks[id(model)]
+
+
+class _NoLock:
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class Memories:
+    """Each user's `Memory` and background indexer, kept for the process: recall reuses
+    what it has loaded, and a turn is indexed after its response, not inside it."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._by_user: dict[int, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int) -> tuple[Any, Any]:
+        from psi.agent.chat import load_embedder
+        from psi.memory.service import BackgroundIndexer, Memory
+
+        with self._lock:
+            if user_id not in self._by_user:
+                memory = Memory(
+                    self.store, user_id=user_id, embedder=lambda: load_embedder(self.settings)
+                )
+                self._by_user[user_id] = (memory, BackgroundIndexer(memory, embed=False))
+            return self._by_user[user_id]
+
+    def close(self) -> None:
+        for _, indexer in self._by_user.values():
+            indexer.close(timeout=10)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    tokens: Tokens
+    models: Models
+    memories: Memories
+    streams: LiveTurns
+    # Requests answered 504 whose handlers still run (psi.server.limits).
+    late: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store) -> Services:
+        return cls(
+            settings, store, Tokens(store), Models(settings), Memories(settings, store), LiveTurns()
+        )

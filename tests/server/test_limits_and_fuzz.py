@@ -3,6 +3,7 @@ fuzzing of every route in /openapi.json: no input makes the server fail (5xx).""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,10 @@ def test_no_route_fails_on_any_input(fuzzed: tuple[object, str]) -> None:
     def fuzz(op: Any) -> None:
         where = f"{op.method.upper()} {op.path}"
 
-        @settings(max_examples=15, deadline=None, database=None,
+        # PSI_TEST_FUZZ_EXAMPLES=200 for a longer hunt than the suite's.
+        examples = int(os.environ.get("PSI_TEST_FUZZ_EXAMPLES", "15"))
+
+        @settings(max_examples=examples, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         @given(case=op.as_strategy())
         def check(case: schemathesis.Case) -> None:

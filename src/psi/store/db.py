@@ -155,6 +155,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def create_database(server: str, name: str) -> str:
+    """A new, empty database `name` on the PostgreSQL `server` (a URL whose role may create
+    databases; one of that name is dropped first); its URL."""
+    from sqlalchemy.engine import make_url
+
+    if not name.replace("_", "").isalnum():
+        raise InputError(f"{name!r} is no database name psi makes.", hint="Letters, digits, _.")
+    _administer(
+        server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    return make_url(with_driver(server)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server: str, url: str) -> None:
+    """Drop the database `url` names, from the PostgreSQL `server`."""
+    from sqlalchemy.engine import make_url
+
+    _administer(server, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _administer(server: str, *statements: str) -> None:
+    engine = create_engine(with_driver(server), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    except OperationalError as exc:
+        raise StoreError(f"PostgreSQL at {engine.url.render_as_string()}: {exc.orig}") from None
+    finally:
+        engine.dispose()
+
+
 def _postgres_refusals(context: Any) -> None:
     """PostgreSQL refuses a NUL character in text (SQLite stores it): psi says so plainly,
     a user's mistake (400 over the API), not a database error."""

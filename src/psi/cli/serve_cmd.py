@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -143,6 +143,9 @@ def serve(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Port (default server.port: 8765)."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Processes (default server.workers: 1)."
+    ),
 ) -> None:
     """Serve the OpenAI-compatible API, psi's REST API and MCP (at /mcp)."""
     import uvicorn
@@ -161,10 +164,13 @@ def serve(
         err.print(f"[yellow]Listening on {host}: other machines can reach psi.[/]")
     # On Ctrl-C or SIGTERM: stop accepting, give running requests 10 s; a stream cut then
     # is stored as far as it came, marked interrupted.
-    uvicorn.run(
-        create_app(settings, store=store, schedule=settings.server.scheduler),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    common: dict[str, Any] = {
+        "host": host, "port": port, "log_level": "warning", "timeout_graceful_shutdown": 10
+    }  # fmt: skip
+    workers = workers or settings.server.workers
+    if workers > 1:
+        # Each worker process builds its own app (psi.server.worker).
+        store.dispose()
+        uvicorn.run("psi.server.worker:app", factory=True, workers=workers, **common)
+        return
+    uvicorn.run(create_app(settings, store=store, schedule=settings.server.scheduler), **common)

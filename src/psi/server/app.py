@@ -167,10 +167,14 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
             "(`psi user add NAME` makes one).",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with request.app.state.store.session() as session:
-        user = session.get(User, user_id)
-        assert user is not None  # tokens go with their user
-        return Principal(user.id, user.name, bool(user.is_admin))
+    # A user's name and admin flag are set before their first token and never change.
+    known: dict[int, Principal] = request.app.state.principals
+    if user_id not in known:
+        with request.app.state.store.session() as session:
+            user = session.get(User, user_id)
+            assert user is not None  # tokens go with their user
+            known[user_id] = Principal(user.id, user.name, bool(user.is_admin))
+    return known[user_id]
 
 
 CurrentUser = Annotated[Principal, Depends(principal)]
@@ -209,6 +213,7 @@ def create_app(
     app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.store = store
     app.state.tokens = tokens
+    app.state.principals = {}
     app.state.memories = memories
     limit_requests(app, settings)
     app.router.routes.append(mcp.route())

@@ -150,7 +150,9 @@ def psi_targets(*, database_url: str | None, workers: int, run: dict[str, Any]) 
     subprocess.run([psi, "chat"], input=lines, env=env, text=True, check=True,
                    capture_output=True)  # fmt: skip
     port = free_port()
-    server = start([psi, "serve", "--port", str(port), "--workers", str(workers)], env=env)
+    # Without --workers for one, as a psi from before the option takes it too.
+    many = ["--workers", str(workers)] if workers > 1 else []
+    server = start([psi, "serve", "--port", str(port), *many], env=env)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):

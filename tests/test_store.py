@@ -118,6 +118,29 @@ def test_users_see_only_their_own_conversations(store: Store) -> None:
     assert [m.content for m in alice.messages(cid)] == ["my secret"]
 
 
+def test_starting_a_conversation_with_its_message_is_creating_then_adding(
+    conversations: Conversations,
+) -> None:
+    cid, first = conversations.start(Message.user("Plan the  trip\nto Porto"), model_profile="demo")
+    second = conversations.add(cid, Message.assistant("Sure."), model_profile="demo")
+    said = conversations.messages(cid)
+    assert [(m.id, m.role, m.model_profile) for m in said] == [
+        (first, "user", None),
+        (second, "assistant", "demo"),
+    ]
+    summary = conversations.list()[0]
+    assert (summary.id, summary.title, summary.model_profile) == (
+        cid,
+        "Plan the trip to Porto",
+        "demo",
+    )
+    # A later user message does not retitle it; an assistant's first message titles nothing.
+    conversations.add(cid, Message.user("Actually, Lisbon"))
+    assert conversations.list()[0].title == "Plan the trip to Porto"
+    other, _ = conversations.start(Message.assistant("Good morning!"))
+    assert conversations.list()[0].id == other and conversations.list()[0].model_profile is None
+
+
 def test_list_is_newest_first_and_paginates(conversations: Conversations) -> None:
     ids = []
     for n in range(3):

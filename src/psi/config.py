@@ -478,6 +478,13 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_000, description="Largest request body accepted (413 above)."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes (uvicorn workers) sharing the port; one per core "
+        "suits a busy server. Rate limits and the token cache are per process.",
+    )
     scheduler: bool = Field(
         default=True,
         description="Run the goal scheduler (reminders, agendas, reviews) in the server; "

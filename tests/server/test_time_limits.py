@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +208,32 @@ def test_a_stream_that_ends_within_the_grace_period_finishes(
     assert text.count("word") == 20
     reply = stored_reply(store, user_id, wait=1)
     assert not reply.interrupted and reply.content.count("word") == 20
+
+
+def test_a_reply_finished_again_while_it_is_being_stored_is_stored_once() -> None:
+    """Storing a reply can run the garbage collector, which may close the response's
+    generator on the same thread, whose `finally` finishes the reply again: that must
+    neither hang (it once deadlocked psi serve's shutdown) nor store twice."""
+    from psi.server.streams import LiveTurns
+
+    class Turn:
+        message_id: int | None = None
+        stored = 0
+
+        def __iter__(self) -> Iterator[str]:
+            yield "so far"
+
+        def interrupt(self) -> None:
+            live.finish()  # what the collector's close of the response does
+            self.stored += 1
+            self.message_id = 1
+
+    streams = LiveTurns()
+    turn = Turn()
+    live = streams.start(turn, deadline=None, seconds=None)
+    assert next(live) == "so far"
+    worker = threading.Thread(target=streams.stop_all, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert turn.stored == 1

@@ -160,6 +160,9 @@ def serve(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Port (default server.port: 8765)."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Processes (default server.workers: 1)."
+    ),
 ) -> None:
     """Serve the OpenAI-compatible API, psi's REST API and MCP (at /mcp)."""
     import uvicorn
@@ -174,4 +177,19 @@ def serve(
         err.print(f"API token for {settings.user}: {settings.home / TOKEN_FILE}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]Listening on {host}: other machines can reach psi.[/]")
+    workers = workers or settings.server.workers
+    if workers > 1:
+        # Each worker process builds its own app (psi.server.worker); on Ctrl-C or
+        # SIGTERM each stops accepting and gives running requests shutdown_timeout.
+        store.dispose()
+        uvicorn.run(
+            "psi.server.worker:app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=settings.server.shutdown_timeout,
+        )
+        return
     uvicorn.Server(server_config(settings, store, host=host, port=port)).run()

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from psi.clock import Clock, system_clock
 from psi.safety.types import Verdict
@@ -76,12 +76,12 @@ class Audit:
         self.clock = clock
 
     def _add(self, **values: Any) -> int:
-        values.setdefault("categories", [])
-        row = AuditRecord(user_id=self.user_id, at=self.clock(), **values)
+        row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
         with self.store.session() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+            added: int = session.execute(
+                insert(AuditRecord).returning(AuditRecord.id), row
+            ).scalar_one()
+            return added
 
     def verdict(self, verdict: Verdict, text: str, *, conversation_id: int | None = None) -> int:
         backend = verdict.assessment.backend if verdict.assessment else ""

@@ -99,10 +99,13 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
             "(`psi user add NAME` makes one).",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with psi.store.session() as session:
-        user = session.get(User, user_id)
-        assert user is not None  # tokens go with their user
-        return Principal(user.id, user.name, bool(user.is_admin))
+    # A user's name and admin flag are set before their first token and never change.
+    if user_id not in psi.principals:
+        with psi.store.session() as session:
+            user = session.get(User, user_id)
+            assert user is not None  # tokens go with their user
+            psi.principals[user_id] = Principal(user.id, user.name, bool(user.is_admin))
+    return psi.principals[user_id]
 
 
 def services(request: Request) -> Services:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psi.config import Settings
 from psi.server.streams import LiveTurns
 from psi.server.tokens import Tokens
 from psi.store.db import Store
+
+if TYPE_CHECKING:
+    from psi.server.deps import Principal
 
 
 class Models:
@@ -98,6 +101,8 @@ class Services:
     streams: LiveTurns
     # Requests answered 504 whose handlers still run (psi.server.limits).
     late: set[asyncio.Task[None]] = field(default_factory=set)
+    # Each token's user as routes see them (psi.server.deps.principal), by user id.
+    principals: dict[int, Principal] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Services:

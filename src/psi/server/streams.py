@@ -31,8 +31,11 @@ class LiveTurn:
         self.deadline = deadline
         self.seconds = seconds
         self._pieces = iter(turn)
-        self._lock = threading.Lock()
+        # Re-entrant: storing a turn can run the garbage collector, which may close the
+        # response's generator on this same thread, and its `finally` calls finish().
+        self._lock = threading.RLock()
         self._stop: PsiError | None = None
+        self._finished = False
 
     def __iter__(self) -> LiveTurn:
         return self
@@ -61,6 +64,9 @@ class LiveTurn:
                 self._lock.release()
 
     def _finish(self) -> None:
+        if self._finished:  # once, however many ways a reply ends at the same time
+            return
+        self._finished = True
         if self.turn.message_id is None:
             self.turn.interrupt()
         self._pieces.close()

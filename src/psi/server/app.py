@@ -212,6 +212,12 @@ def create_app(
     app.state.memories = memories
     limit_requests(app, settings)
     app.router.routes.append(mcp.route())
+    # The web app at `/` (psi.web): the same services, for a person in a browser.
+    from psi.web import Web, web_router
+
+    app.include_router(
+        web_router(Web(settings, store, tokens=tokens, models=models, memories=memories))
+    )
 
     @app.exception_handler(PsiError)
     async def psi_error(request: Request, exc: PsiError) -> JSONResponse:

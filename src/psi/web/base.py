@@ -82,10 +82,15 @@ class Web:
         self.streams: dict[str, tuple[int, threading.Event]] = {}
         self.lock = threading.Lock()
 
-    def reload(self) -> Settings:
-        """Read config.toml again after a change; the chat uses the new profiles at once."""
+    def reload(self, request: Request) -> Settings:
+        """Read config.toml again after a change made here: the chat uses the new profiles
+        at once, and this process's scheduler the new times and channels from its next
+        round (another process's scheduler reads them when it starts)."""
         self.settings = load_settings()
         self.models.settings = self.settings
+        scheduler = getattr(request.app.state, "scheduler", None)
+        if scheduler is not None:
+            scheduler.settings = self.settings
         return self.settings
 
     # -- who is looking ------------------------------------------------------------------

@@ -66,7 +66,7 @@ def routes(web: Web) -> APIRouter:
             set_config_value("routing.levels", "{" + table + "}")
             set_config_value("routing.providers", json.dumps(providers))
             set_config_value("routing.monthly_budget_usd", repr(float(budget)))
-            web.reload()
+            web.reload(request)
             return f"Saved: routing.privacy is {privacy}."
 
         return web.act(request, "/privacy", save)

@@ -20,7 +20,8 @@ from psi.safety.approval import Approvals, Request
 from psi.store.db import open_store
 from support.browser import logged_in, shoot
 
-pytestmark = pytest.mark.browser
+# In the browser, on SQLite and on PostgreSQL + pgvector (a shared psi is the multi-user case).
+pytestmark = [pytest.mark.browser, pytest.mark.databases]
 
 
 def say(page: Page, text: str) -> None:
@@ -121,6 +122,7 @@ def test_the_second_user_sees_none_of_the_firsts_data(psi, browser: Browser) -> 
     bob.context.close()
 
 
+@pytest.mark.sqlite_only
 def test_forms_from_another_site_are_refused(psi) -> None:
     cookies = {"psi_session": psi.tokens["alice"]}
     for origin in ("https://evil.example", None):

@@ -110,4 +110,12 @@ def create_app(
     for module in (chat, memory, goals, safety, admin):
         app.include_router(module.router)
     app.router.routes.append(mcp.route())
+    # The web app at `/` (psi.web): the same services, for a person in a browser.
+    from psi.web import Web, web_router
+
+    app.include_router(
+        web_router(
+            Web(settings, store, tokens=psi.tokens, models=psi.models, memories=psi.memories)
+        )
+    )
     return app

@@ -724,6 +724,19 @@ __all__ = [
 ]
 
 
+def move_every_zone(store: Store, zone: str) -> int:
+    """The timezone in config.toml changed: every user's habits and recurring tasks keep
+    their wall times ("07:00") in `zone`. Returns how many items changed. One function
+    for `psi config set timezone`, the API's settings and the web app's."""
+    from psi.store.models import User
+
+    with store.session() as session:
+        user_ids = list(session.scalars(select(User.id)))
+    return sum(
+        Goals(store, user_id=user_id, zone=ZoneInfo(zone)).move_zone(zone) for user_id in user_ids
+    )
+
+
 def _row_id(digits: str) -> int:
     """An id typed by someone; a number no row can have is found nowhere."""
     if len(digits.strip()) > 10 or int(digits) > MAX_ROW_ID:

@@ -14,7 +14,6 @@ routing.*`.
 
 # No `from __future__ import annotations`: FastAPI reads the routes' local Annotated
 # aliases (Who) at run time.
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -48,7 +47,7 @@ def routes(web: Web) -> APIRouter:
     @router.post("/privacy/routing", dependencies=checked)
     def routing(request: Request, viewer: Who, form: Form) -> Response:
         def save() -> str:
-            from psi.config import set_config_value
+            from psi.config import set_config_values
 
             web.configurer(viewer)
             privacy = form.text("privacy")
@@ -61,11 +60,14 @@ def routes(web: Web) -> APIRouter:
             levels.pop("sensitive", None)
             if sensitive:
                 levels["sensitive"] = sensitive
-            table = ", ".join(f"{name} = {json.dumps(value)}" for name, value in levels.items())
-            set_config_value("routing.privacy", json.dumps(privacy))
-            set_config_value("routing.levels", "{" + table + "}")
-            set_config_value("routing.providers", json.dumps(providers))
-            set_config_value("routing.monthly_budget_usd", repr(float(budget)))
+            set_config_values(  # all or nothing: a refused value changes none
+                {
+                    "routing.privacy": privacy,
+                    "routing.levels": levels,
+                    "routing.providers": providers,
+                    "routing.monthly_budget_usd": float(budget),
+                }
+            )
             web.reload(request)
             return f"Saved: routing.privacy is {privacy}."
 

@@ -141,7 +141,8 @@ def routes(web: Web) -> APIRouter:
     @router.post("/settings/general", dependencies=checked)
     def general(request: Request, viewer: Who, form: Form) -> Response:
         def save() -> str:
-            from psi.config import set_config_value
+            from psi.config import set_config_values
+            from psi.goals.store import move_every_zone
 
             web.configurer(viewer)
             default = form.text("default_model", limit=40)
@@ -162,9 +163,12 @@ def routes(web: Web) -> APIRouter:
             }
             if zone:
                 values["timezone"] = zone
-            for key, value in values.items():
-                set_config_value(key, json.dumps(value))
+            before = web.settings.zone().key
+            set_config_values(values)  # all or nothing: a refused value changes none
             web.reload(request)
+            if web.settings.zone().key != before:
+                # As `psi config set timezone` does: recurring items keep their wall times.
+                move_every_zone(web.store, web.settings.zone().key)
             return "Saved."
 
         return web.act(request, "/settings", save)
@@ -172,17 +176,14 @@ def routes(web: Web) -> APIRouter:
     @router.post("/settings/notices", dependencies=checked)
     def notices(request: Request, viewer: Who, form: Form) -> Response:
         def save() -> str:
-            from psi.config import set_config_value, unset_config_value
+            from psi.config import set_config_values
 
             web.configurer(viewer)
             url = form.text("webhook_url", limit=500)
             if url and not re.match(r"^https?://[^\s/]+", url):
                 raise InputError(f"{url!r} is not an http(s) URL.")
-            set_config_value("goals.desktop", json.dumps(form.flag("desktop")))
-            if url:
-                set_config_value("goals.webhook_url", json.dumps(url))
-            elif web.settings.goals.webhook_url is not None:
-                unset_config_value("goals.webhook_url")
+            set_config_values({"goals.desktop": form.flag("desktop"),
+                               "goals.webhook_url": url or None})  # fmt: skip
             web.reload(request)
             return "Saved where notices go."
 

@@ -135,16 +135,6 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _move_zone(psi: Services, before: str, after: str) -> int:
     """Every user's habits and recurring tasks keep their wall time in the new zone."""
-    from zoneinfo import ZoneInfo
+    from psi.goals.store import move_every_zone
 
-    from sqlalchemy import select
-
-    from psi.goals.store import Goals
-    from psi.store.models import User
-
-    with psi.store.session() as session:
-        user_ids = list(session.scalars(select(User.id)))
-    return sum(
-        Goals(psi.store, user_id=user_id, zone=ZoneInfo(before)).move_zone(after)
-        for user_id in user_ids
-    )
+    return move_every_zone(psi.store, after) if after != before else 0

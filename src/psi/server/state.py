@@ -91,6 +91,42 @@ class Memories:
             indexer.close(timeout=10)
 
 
+def served_chat(
+    settings: Settings,
+    store: Store,
+    models: Models,
+    memories: Memories,
+    *,
+    user_id: int,
+    model: str,
+    kind: type[Any] | None = None,
+) -> tuple[Any, Any]:
+    """A chat service for one request of a served user, and the lock its model needs while
+    it answers: the process's model object and the user's memory and indexer, indexing
+    after the response, and approvals held for later (nobody is at a keyboard, so calls
+    that need a yes wait in /api/approvals, or are refused under confirm = deny).
+    `model` is "psi" (the route picks) or a profile name; `kind` a ChatService subclass."""
+    from psi.agent.chat import ChatService
+    from psi.safety.approval import HoldForUser, Refuse
+
+    chosen = settings.default_model if model == "psi" else model
+    chat_model, lock = models.get(chosen)
+    memory, indexer = memories.get(user_id)
+    service = (kind or ChatService)(
+        settings=settings,
+        store=store,
+        user_id=user_id,
+        model=chat_model,
+        memory=memory,
+        indexer=indexer,
+        owns_store=False,
+        embed=False,
+        approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),
+    )
+    service.pinned = model != "psi"
+    return service, lock
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings

@@ -110,7 +110,7 @@ def _events(
     web: Web, viewer: Viewer, text: str, model: str, conversation: int | None
 ) -> Iterator[str]:
     """One turn as server-sent events; every failure is an `error` event saying what to do."""
-    from psi.safety.approval import HoldForUser, Refuse
+    from psi.server.state import served_chat
 
     settings = web.settings
     stream_id = secrets.token_urlsafe(12)
@@ -125,21 +125,10 @@ def _events(
             raise InputError(
                 f"No model profile named {model!r}.", hint="Pick one from the list, or psi."
             )
-        chosen = settings.default_model if model == "psi" else model
-        chat_model, held = web.models.get(chosen)
-        memory, indexer = web.memories.get(viewer.user_id)
-        service = WebChat(
-            settings=settings,
-            store=web.store,
-            user_id=viewer.user_id,
-            model=chat_model,
-            memory=memory,
-            indexer=indexer,
-            owns_store=False,
-            embed=False,
-            approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),
-        )
-        service.pinned = model != "psi"
+        service, held = served_chat(
+            settings, web.store, web.models, web.memories,
+            user_id=viewer.user_id, model=model, kind=WebChat,
+        )  # fmt: skip
         if conversation is not None:
             service.resume(conversation)
         held.acquire()
@@ -156,7 +145,7 @@ def _events(
         pieces = iter(turn)
         for piece in pieces:
             if stopped.is_set():
-                pieces.close()  # type: ignore[attr-defined]  # the turn stores what came
+                pieces.close()  # type: ignore[union-attr]  # the turn stores what came
                 break
             yield _event("delta", {"text": piece})
         yield _event("done", _finished(web, service, turn))

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from psi.errors import PsiError, UserError
 from psi.server.deps import MAX_ID, CurrentUser, Principal, Psi, deadline_of, error_body
-from psi.server.state import Services
+from psi.server.state import Services, served_chat
 
 router = APIRouter()
 
@@ -123,27 +123,9 @@ def chat_completions(
 
 
 def _service(psi: Services, who: Principal, model: str) -> tuple[Any, Any]:
-    from psi.agent.chat import ChatService
-    from psi.safety.approval import HoldForUser, Refuse
-
-    settings = psi.settings
-    chosen = settings.default_model if model == "psi" else model
-    chat_model, lock = psi.models.get(chosen)
-    memory, indexer = psi.memories.get(who.user_id)
-    service = ChatService(
-        settings=settings,
-        store=psi.store,
-        user_id=who.user_id,
-        model=chat_model,
-        memory=memory,
-        indexer=indexer,
-        owns_store=False,
-        embed=False,
-        # Nobody is at a keyboard: calls that need a yes wait in /api/approvals.
-        approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),
+    return served_chat(
+        psi.settings, psi.store, psi.models, psi.memories, user_id=who.user_id, model=model
     )
-    service.pinned = model != "psi"
-    return service, lock
 
 
 def _seed(service: Any, earlier: list[ChatMessage]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -63,3 +65,44 @@ def test_bad_paths_get_a_clear_message_and_a_non_zero_exit(tmp_path: Path) -> No
 
     code, out, _ = psi("docs", "sync")
     assert code == 0 and "1 unchanged" in out
+
+
+SCRIPTED = """
+default_model = "demo"
+[models.demo]
+backend = "scripted"
+model = "demo"
+replies = ["Bring the blue raincoat [1].", "Bring the blue raincoat [1]."]
+"""
+
+
+def test_ask_docs_lists_the_cited_sources_under_the_answer(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config(SCRIPTED)
+    code, _, err = psi("ask", "--docs", "What do I pack?")
+    assert code == 2
+    assert "no documents" in err and "psi docs add" in err
+
+    note = tmp_path / "Porto.md"
+    note.write_text("# Porto trip\n\n## Packing\n\nBring the blue raincoat.\n")
+    psi("docs", "add", str(note))
+    code, out, _ = psi("ask", "--docs", "What should I pack for Porto?")
+    assert code == 0
+    assert out.splitlines() == [
+        "Bring the blue raincoat [1].",
+        "Sources:",
+        f"  [1] {note} — Porto trip > Packing",
+    ]
+    code, out, _ = psi("ask", "--docs", "--json", "What should I pack for Porto?")
+    payload = json.loads(out)
+    assert payload["sources"] == [
+        {
+            "number": 1,
+            "path": str(note),
+            "title": "Porto trip",
+            "heading": "Porto trip > Packing",
+            "page": None,
+            "uri": note.as_uri(),
+        }
+    ]

@@ -249,6 +249,14 @@ class DocIndex:
         with self.store.session() as session:
             return {int(r[0]): Passage(*r) for r in session.execute(query)}
 
+    def every_passage(self) -> list[Passage]:
+        """All of this user's passages, in the order they were stored."""
+        query = select(DocChunk.id).where(DocChunk.user_id == self.user_id)
+        with self.store.session() as session:
+            ids = [int(i) for i in session.scalars(query)]
+        found = self.passages(ids)
+        return [found[i] for i in sorted(found)]
+
     def keyword_search(self, query: str, *, limit: int) -> list[tuple[int, float]]:
         """(passage id, score; higher is better): BM25 on SQLite, ts_rank_cd on PostgreSQL."""
         if not self.store.is_sqlite:

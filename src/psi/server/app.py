@@ -212,6 +212,12 @@ def create_app(
     app.state.memories = memories
     limit_requests(app, settings)
     app.router.routes.append(mcp.route())
+    from psi.server.docs_routes import docs_router
+
+    app.include_router(
+        docs_router(settings, store, principal=principal, row_id=RowId,
+                    embedder_of=lambda user_id: memories.get(user_id)[0].embedder)
+    )  # fmt: skip
 
     @app.exception_handler(PsiError)
     async def psi_error(request: Request, exc: PsiError) -> JSONResponse:
@@ -580,6 +586,7 @@ def _service(
     model: str,
 ) -> tuple[Any, Any]:
     from psi.agent.chat import ChatService
+    from psi.knowledge.library import Library
     from psi.safety.approval import HoldForUser, Refuse
 
     chosen = settings.default_model if model == "psi" else model
@@ -596,7 +603,10 @@ def _service(
         embed=False,
         # Nobody is at a keyboard: calls that need a yes wait in /api/approvals.
         approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),
-    )
+        library=Library(store, user_id=who.user_id, settings=settings.docs,
+                        embedder=memory.embedder),
+    )  # fmt: skip
+    service.use_documents = settings.docs.chat and service.has_documents()
     service.pinned = model != "psi"
     return service, lock
 
@@ -653,6 +663,8 @@ def _completion(turn: Any, reply_id: str, created: int) -> dict[str, Any]:
         "model": reply.model or turn.model.name,
         "psi_conversation_id": turn.conversation_id,
         "psi_notes": turn.notes,
+        # The documents the answer cites as [n], with links (file:///...#page=3).
+        "psi_sources": [source.as_dict() for source in turn.cited],
         "choices": [
             {
                 "index": 0,

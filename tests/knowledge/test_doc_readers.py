@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from psi.benchmarks.pdfgen import make_pdf
-from psi.knowledge.chunking import chunk_blocks, split_long
-from psi.knowledge.readers import Block, Unreadable, read_document
+from psi.knowledge.chunking import Block, chunk_blocks, split_long
+from psi.knowledge.readers import Unreadable, read_document
 
 VAULT_NOTE = """---
 title: Porto trip

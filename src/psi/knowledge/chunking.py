@@ -17,10 +17,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from psi.knowledge.readers import Block
-
 TARGET = 1000
 LIMIT = 1600
+
+
+@dataclass(frozen=True)
+class Block:
+    """A heading (`level` 1-6) or a paragraph (`level` 0), on `page` for paged files:
+    what a reader (psi.knowledge.readers) makes of a file."""
+
+    text: str
+    level: int = 0
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from psi.config import DocsSettings
 from psi.errors import NotFound
 from psi.knowledge.chunking import Chunk, chunk_blocks
 from psi.knowledge.index import DocIndex, Passage, Stored
-from psi.knowledge.readers import Unreadable, kind_of, read_document
 from psi.memory.rank import fuse, max_normalise, minmax_normalise
 from psi.memory.service import TextEmbedder
 from psi.store.db import Store
@@ -182,6 +181,10 @@ class Library:
         gone_by_hash: dict[str, Stored],
         report: Report,
     ) -> None:
+        # The readers (e-mail, HTML, PDF) load when there is something to read, not
+        # with every chat that may consult documents.
+        from psi.knowledge.readers import Unreadable, kind_of, read_document
+
         path = str(item.path)
         if known is not None and (known.size, known.mtime_ns) == (item.size, item.mtime_ns):
             report.unchanged += 1
@@ -333,6 +336,8 @@ def _os_reason(exc: OSError) -> str:
 def _walk(root: Path, root_id: int, skipped: list[Skipped]) -> Iterator[_Found]:
     """Files of a kind psi reads under `root` (or `root` itself), symlinks followed once:
     a link back to a folder on the way is a loop, skipped with its reason."""
+    from psi.knowledge.readers import kind_of
+
     try:
         info = root.stat()
     except OSError as exc:

@@ -25,6 +25,8 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 
+from psi.knowledge.chunking import Block
+
 KINDS = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -47,15 +49,6 @@ class Unreadable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Block:
-    """A heading (`level` 1-6) or a paragraph (`level` 0), on `page` for paged files."""
-
-    text: str
-    level: int = 0
-    page: int | None = None
 
 
 @dataclass

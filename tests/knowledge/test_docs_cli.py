@@ -13,8 +13,8 @@ from psi.cli.main import app
 runner = CliRunner()
 
 
-def psi(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+def psi(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=input)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
@@ -106,3 +106,18 @@ def test_ask_docs_lists_the_cited_sources_under_the_answer(
             "uri": note.as_uri(),
         }
     ]
+
+
+def test_chat_answers_from_documents_once_there_are_any(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config(SCRIPTED)
+    note = tmp_path / "Porto.md"
+    note.write_text("# Porto trip\n\n## Packing\n\nBring the blue raincoat.\n")
+    psi("docs", "add", str(note))
+    code, out, _ = psi("chat", input="What should I pack for Porto?\n")
+    assert code == 0
+    assert out.splitlines()[-2:] == ["Sources:", f"  [1] {note} — Porto trip > Packing"]
+    write_config(SCRIPTED.replace("[models.demo]", "[docs]\nchat = false\n[models.demo]"))
+    code, out, _ = psi("chat", input="What should I pack for Porto?\n")
+    assert code == 0 and "Sources:" not in out

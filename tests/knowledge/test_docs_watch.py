@@ -53,7 +53,7 @@ def test_watch_picks_up_edits_and_new_notes(tmp_path: Path, psi_home: Path) -> N
         read_until(process, "1 unchanged")
         (notes / "boiler.md").write_text("# Boiler\n\nServiced again on 9 June.\n")
         (notes / "garden.md").write_text("# Garden\n\nPlant tulips in October.\n")
-        seen = read_until(process, "garden.md")
+        seen = read_until(process, f"~ {notes / 'boiler.md'}")  # listed after the added
         assert f"~ {notes / 'boiler.md'}" in seen and f"+ {notes / 'garden.md'}" in seen
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

@@ -64,6 +64,23 @@ def test_pdf_pages_are_kept() -> None:
     ]
 
 
+def test_pdf_bookmarks_become_headings_of_their_pages() -> None:
+    from pypdf import PdfWriter
+
+    data = make_pdf([["Welcome."], ["Bleed the radiators in October."], ["Still heating."]])
+    writer = PdfWriter(clone_from=io.BytesIO(data))
+    heating = writer.add_outline_item(title="Heating", page_number=1)
+    writer.add_outline_item(title="Radiators", page_number=1, parent=heating)
+    out = io.BytesIO()
+    writer.write(out)
+    chunks = chunk_blocks(read_document(Path("house.pdf"), out.getvalue()).blocks)
+    assert [(c.heading, c.page) for c in chunks] == [
+        ("", 1),
+        ("Heating > Radiators", 2),
+        ("Heating > Radiators", 3),
+    ]
+
+
 def test_encrypted_and_corrupt_pdfs_say_why() -> None:
     from pypdf import PdfWriter
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from psi.knowledge.chunking import Block
 
@@ -224,8 +225,11 @@ def _read_pdf(path: Path, data: bytes) -> Extracted:
                 opened = False
             if not opened:
                 raise Unreadable("encrypted PDF (it needs a password)")
+        bookmarks = _bookmarks(reader)
         blocks: list[Block] = []
         for number, page in enumerate(reader.pages, start=1):
+            blocks += [Block(title, level=level, page=number) for level, title in
+                       bookmarks.get(number, [])]  # fmt: skip
             blocks += paragraphs(page.extract_text() or "", page=number)
         pages = len(reader.pages)
         title = ""
@@ -240,6 +244,28 @@ def _read_pdf(path: Path, data: bytes) -> Extracted:
     except RecursionError:
         raise Unreadable("not a readable PDF (its structure loops)") from None
     return Extracted(title=title or path.stem, blocks=blocks, pages=pages)
+
+
+def _bookmarks(reader: Any) -> dict[int, list[tuple[int, str]]]:
+    """The PDF's outline as headings: {page number: [(level, title), ...]} in order, so a
+    passage can say "Chapter 2, page 14". A broken outline is no outline."""
+    found: dict[int, list[tuple[int, str]]] = {}
+
+    def walk(items: list[Any], level: int) -> None:
+        for item in items:
+            if isinstance(item, list):  # the children of the item before it
+                walk(item, level + 1)
+                continue
+            number = reader.get_destination_page_number(item)
+            title = " ".join(str(getattr(item, "title", "") or "").split())
+            if title and number is not None and number >= 0:
+                found.setdefault(number + 1, []).append((min(level, 6), title))
+
+    try:
+        walk(list(reader.outline), 1)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, RecursionError):
+        return {}
+    return found
 
 
 # -- HTML ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 # make run   set up .venv if needed and start `psi chat` on the embedded model
-# make test  set up .venv with dev extras (and PostgreSQL + pgvector where it can),
-#            and run ruff, mypy and pytest on SQLite and PostgreSQL
+# make test  set up .venv with dev extras (and PostgreSQL + pgvector and Chromium where it
+#            can), and run ruff, mypy and pytest on SQLite and PostgreSQL, and the web
+#            app's tests in a real Chromium
 # make install  set up .venv with psi (no dev tools)
 
 VENV ?= .venv
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check
 QUIET ?= -q
 
-.PHONY: run test install install-dev lint clean postgres
+.PHONY: run test install install-dev lint clean postgres chromium
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -44,7 +45,12 @@ lint: install-dev
 postgres:
 	@scripts/install-postgres || echo "PostgreSQL + pgvector missing: its test runs are skipped" >&2
 
-test: lint postgres
+# Debian's Chromium for the web app's browser tests (pytest -m browser); without it they
+# are skipped with a note, and .ci/run requires it.
+chromium:
+	@scripts/install-chromium || echo "Chromium missing: the browser tests are skipped" >&2
+
+test: lint postgres chromium
 	$(BIN)/pytest
 
 clean:

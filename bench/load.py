@@ -1,16 +1,21 @@
 """Load on `psi serve` with the scripted model, beside a bare FastAPI endpoint in one run.
 
-    python bench/load.py [--clients 50] [--seconds 30] [--json OUT]
+    python bench/load.py [--clients 50] [--seconds 30] [--database sqlite|postgresql|both]
+                         [--workers 1] [--json OUT]
 
-Starts three servers on 127.0.0.1, each its own process (uvicorn, one worker), on a fresh
-PSI_HOME whose default model is the scripted one (no model compute: what is measured is
-psi around the model):
+Starts the servers on 127.0.0.1, each its own process (uvicorn, `--workers` worker
+processes each), on a fresh PSI_HOME whose default model is the scripted one (no model
+compute: what is measured is psi around the model):
 - psi `POST /v1/chat/completions`: a full turn (guard on the user's message and the
   answer, memory recall, the context, the store, the conversation written);
 - psi `GET /api/memories/search` over a few hundred stored messages;
 - a bare FastAPI app answering the same JSON shape with no work: the floor.
+psi runs on SQLite (a file in PSI_HOME) and/or PostgreSQL (a throwaway server with
+pgvector started for the run, psi.benchmarks.postgres, durable but not waiting for the
+WAL flush at commit, as SQLite's WAL at synchronous=NORMAL does not), each on a fresh home.
 `--clients` asyncio clients (httpx2) send requests back to back for `--seconds` each;
-search runs before chat, whose turns would add to the memory searched.
+search runs before chat, whose turns add to the memory searched (each turn is a new
+conversation of two messages, so the memory grows by two episodes a turn).
 Reported per target: requests/s, p50 and p99 latency, errors (non-2xx or failed), and the
 overhead ratio p50(psi) / p50(bare). Targets: 0 errors; chat p99 <= 150 ms at 50 clients.
 """
@@ -41,6 +46,8 @@ def chat(body: dict) -> dict:
     return {"object": "chat.completion", "choices": [{"index": 0, "message":
             {"role": "assistant", "content": "You said: hi"}, "finish_reason": "stop"}]}
 """
+
+BODY = {"model": "psi", "messages": [{"role": "user", "content": "hi"}]}
 
 CONFIG = """
 default_model = "demo"
@@ -106,31 +113,48 @@ async def hammer(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+def start(command: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def bare(*, workers: int, run: dict[str, Any]) -> dict[str, Any]:
+    """The floor: the same JSON shape from a FastAPI app doing nothing."""
+    home = Path(tempfile.mkdtemp(prefix="psi-load-bare-"))
+    (home / "bare.py").write_text(BARE, encoding="utf-8")
+    port = free_port()
+    server = start([sys.executable, "-m", "uvicorn", "bare:app", "--port", str(port),
+                    "--log-level", "warning", "--workers", str(workers)], cwd=home)  # fmt: skip
+    try:
+        wait_up(f"http://127.0.0.1:{port}/docs", {})
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        return asyncio.run(hammer("POST", url, headers={}, json=BODY, **run))
+    finally:
+        stop(server)
+
+
+def psi_targets(*, database_url: str | None, workers: int, run: dict[str, Any]) -> dict[str, Any]:
+    """Memory search, then chat, on a fresh PSI_HOME (and the given database)."""
     home = Path(tempfile.mkdtemp(prefix="psi-load-"))
     (home / "config.toml").write_text(CONFIG, encoding="utf-8")
     env = {**os.environ, "PSI_HOME": str(home), "PSI_EMBEDDER__BACKEND": "hashing"}
+    if database_url is not None:
+        env["PSI_DATABASE_URL"] = database_url
     psi = str(Path(sys.executable).parent / "psi")
     # A few hundred messages to search.
     lines = "".join(f"Note {i}: the blue bike needs new brakes, shop {i % 7}\n" for i in range(300))
     subprocess.run([psi, "chat"], input=lines, env=env, text=True, check=True,
                    capture_output=True)  # fmt: skip
-    psi_port, bare_port = free_port(), free_port()
-    (home / "bare.py").write_text(BARE, encoding="utf-8")
-    servers = [
-        subprocess.Popen([psi, "serve", "--port", str(psi_port)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port),
-                          "--log-level", "warning"], cwd=home, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-    ]  # fmt: skip
+    port = free_port()
+    # Without --workers for one, as a psi from before the option takes it too.
+    many = ["--workers", str(workers)] if workers > 1 else []
+    server = start([psi, "serve", "--port", str(port), *many], env=env)
     try:
-        base = f"http://127.0.0.1:{psi_port}"
+        base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             if (home / "api-token").exists():
                 break
@@ -138,29 +162,53 @@ def main() -> None:
         token = (home / "api-token").read_text().strip()
         auth = {"Authorization": f"Bearer {token}"}
         wait_up(f"{base}/v1/models", auth)
-        wait_up(f"http://127.0.0.1:{bare_port}/docs", {})
-        body = {"model": "psi", "messages": [{"role": "user", "content": "hi"}]}
-        run = {"clients": args.clients, "seconds": args.seconds}
-        bare_url = f"http://127.0.0.1:{bare_port}/v1/chat/completions"
         search = {"q": "bike brakes"}
-        results = {
-            "bare": asyncio.run(hammer("POST", bare_url, headers={}, json=body, **run)),
+        return {
             "memories_search": asyncio.run(
                 hammer("GET", f"{base}/api/memories/search", headers=auth, params=search, **run)
             ),
             "chat": asyncio.run(
-                hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=body, **run)
+                hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=BODY, **run)
             ),
         }
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=20)
-    bare = results["bare"]["p50_ms"]
-    for name in ("chat", "memories_search"):
-        results[name]["overhead_p50_ratio"] = round(results[name]["p50_ms"] / bare, 1)
+        stop(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    run = {"clients": args.clients, "seconds": args.seconds}
+    databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    results: dict[str, Any] = {"bare": bare(workers=args.workers, run=run)}
+    floor = results["bare"]["p50_ms"]
+    for database in databases:
+        server = None
+        url = None
+        if database == "postgresql":
+            from psi.benchmarks.postgres import PostgresServer
+
+            server = PostgresServer.find_or_start(durable=True)
+            if server is None:
+                raise SystemExit(
+                    "PostgreSQL with pgvector is not installed: scripts/install-postgres"
+                )
+            url = server.fresh_database()
+        try:
+            found = psi_targets(database_url=url, workers=args.workers, run=run)
+        finally:
+            if server is not None:
+                server.stop()
+        for target in found.values():
+            target["overhead_p50_ratio"] = round(target["p50_ms"] / floor, 1)
+        results[database] = found
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **run,
-              "database": "sqlite", "results": results}  # fmt: skip
+              "workers": args.workers, "results": results}  # fmt: skip
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

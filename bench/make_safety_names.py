@@ -50,7 +50,7 @@ def main() -> None:
                     "label": "safe",
                     "category": "everyday",
                     "source": "psi-names",
-                }  # fmt: skip
+                }
             )
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     print(f"wrote {len(rows)} rows to {OUT}")

@@ -11,10 +11,12 @@ from psi.config import (
     load_settings,
     locate_key,
     set_config_value,
+    set_config_values,
     settings_as_toml,
+    settings_data,
     unset_config_value,
 )
-from psi.errors import ConfigError, MissingAPIKey, UnknownProfile
+from psi.errors import ConfigError, InvalidSetting, MissingAPIKey, UnknownProfile
 
 
 def test_defaults_give_the_embedded_local_profile(psi_home: Path) -> None:
@@ -147,6 +149,53 @@ def test_set_refuses_invalid_values_and_leaves_the_file(
     with pytest.raises(ConfigError):
         set_config_value("no_such_setting", "1")
     assert path.read_text() == "offline = true\n"
+
+
+def test_several_values_are_set_together_or_not_at_all(
+    write_config: Callable[[str], Path],
+) -> None:
+    path = write_config("# mine\noffline = true\n[goals]\nmax_per_day = 4\n")
+    before = path.read_text()
+    with pytest.raises(InvalidSetting) as caught:
+        set_config_values({"timezone": "Europe/Berlin", "server.port": 0, "goals.nope": 1})
+    assert {tuple(loc) for loc, _ in caught.value.problems} == {
+        ("server", "port"),
+        ("goals", "nope"),
+    }
+    assert path.read_text() == before
+    with pytest.raises(InvalidSetting) as caught:
+        set_config_values({"offline.deeper": 1})
+    assert caught.value.problems == [(["offline"], "is a value, not a table")]
+    set_config_values({"timezone": "Europe/Berlin", "goals.max_per_day": None, "server.port": 9})
+    settings = load_settings()
+    assert (settings.timezone, settings.goals.max_per_day, settings.server.port) == (
+        "Europe/Berlin",
+        6,
+        9,
+    )
+    assert path.read_text().startswith("# mine")
+    set_config_values({"no.such.table": None})  # removing what is not there: nothing to do
+
+
+def test_shown_settings_mask_passwords_in_urls(
+    write_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(
+        '[goals]\nwebhook_url = "https://ntfy.example/t?token=abc123&x=1"\n'
+        '[models.gpt]\nbackend = "openai"\nmodel = "m"\n'
+        'base_url = "https://user:pa55word@llm.example/v1"\n'
+    )
+    monkeypatch.setenv("PSI_DATABASE_URL", "postgresql+psycopg://psi:hunter2@db/psi")
+    data = settings_data(load_settings())
+    assert data["database_url"] == "postgresql+psycopg://psi:********@db/psi"
+    assert data["goals"]["webhook_url"] == "https://ntfy.example/t?token=********&x=1"
+    assert data["models"]["gpt"]["base_url"] == "https://user:********@llm.example/v1"
+    shown = settings_as_toml(load_settings())
+    assert not any(secret in shown for secret in ("abc123", "pa55word", "hunter2"))
+    assert (
+        "sqlite:////"
+        in settings_data(load_settings(database_url="sqlite:////x/p.db"))["database_url"]
+    )
 
 
 def test_show_lists_builtin_profiles_without_secrets(

@@ -7,7 +7,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from psi.errors import NotFound, StoreError
+from psi.errors import InputError, NotFound, StoreError
 from psi.llm import Message, ToolCall
 from psi.store.conversations import Conversations
 from psi.store.db import Store, alembic_config, open_store
@@ -121,6 +121,29 @@ def test_users_see_only_their_own_conversations(store: Store) -> None:
     assert [m.content for m in alice.messages(cid)] == ["my secret"]
 
 
+def test_starting_a_conversation_with_its_message_is_creating_then_adding(
+    conversations: Conversations,
+) -> None:
+    cid, first = conversations.start(Message.user("Plan the  trip\nto Porto"), model_profile="demo")
+    second = conversations.add(cid, Message.assistant("Sure."), model_profile="demo")
+    said = conversations.messages(cid)
+    assert [(m.id, m.role, m.model_profile) for m in said] == [
+        (first, "user", None),
+        (second, "assistant", "demo"),
+    ]
+    summary = conversations.list()[0]
+    assert (summary.id, summary.title, summary.model_profile) == (
+        cid,
+        "Plan the trip to Porto",
+        "demo",
+    )
+    # A later user message does not retitle it; an assistant's first message titles nothing.
+    conversations.add(cid, Message.user("Actually, Lisbon"))
+    assert conversations.list()[0].title == "Plan the trip to Porto"
+    other, _ = conversations.start(Message.assistant("Good morning!"))
+    assert conversations.list()[0].id == other and conversations.list()[0].model_profile is None
+
+
 def test_list_is_newest_first_and_paginates(conversations: Conversations) -> None:
     ids = []
     for n in range(3):
@@ -187,3 +210,17 @@ def test_quick_list_steps_aside_when_it_cannot_answer(store: Store, tmp_path: Pa
     with store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
     assert list_conversations(store.url, user="local", limit=5) is None
+
+
+def test_text_with_a_nul_character_is_stored_or_refused_plainly(
+    conversations: Conversations, database: str
+) -> None:
+    cid = conversations.create()
+    message = Message(role="user", content="before\x00after")
+    if database == "sqlite":
+        conversations.add(cid, message)
+        assert conversations.messages(cid)[0].content == "before\x00after"
+        return
+    with pytest.raises(InputError, match="NUL character"):
+        conversations.add(cid, message)
+    assert conversations.messages(cid) == []  # nothing half-stored

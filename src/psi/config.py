@@ -17,7 +17,7 @@ import importlib.util
 import os
 import re
 import tomllib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -38,7 +38,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from psi.errors import ConfigError, MissingAPIKey, UnknownProfile
+from psi.errors import ConfigError, InvalidSetting, MissingAPIKey, UnknownProfile
 from psi.sensitivity import Level
 
 CONFIG_FILE = "config.toml"
@@ -503,10 +503,31 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1_000, description="Largest request body accepted (413 above)."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes (uvicorn workers) sharing the port; one per core "
+        "suits a busy server. Rate limits and the token cache are per process.",
+    )
     scheduler: bool = Field(
         default=True,
         description="Run the goal scheduler (reminders, agendas, reviews) in the server; "
         "with several processes, one of them runs it (a lease in the database).",
+    )
+    request_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds one request may take: past it a request gets 504, and a "
+        "streamed reply stops, kept as far as it came, marked interrupted.",
+    )
+    shutdown_timeout: int = Field(
+        default=10,
+        ge=0,
+        le=3_600,
+        description="Seconds running requests get to finish when psi serve stops; a stream "
+        "still running then is kept as far as it came, marked interrupted.",
     )
 
     @field_validator("rate_limit")
@@ -732,26 +753,50 @@ def _parse_value(raw: str) -> Any:
 def set_config_value(key: str, raw: str) -> Any:
     """Set dotted `key` to `raw` in config.toml, keeping comments; refuse values that
     would not validate, leaving the file untouched. Returns the value written."""
+    value = _parse_value(raw)
+    set_config_values({key: value})
+    return value
+
+
+def set_config_values(changes: Mapping[str, Any]) -> None:
+    """Set several dotted keys in config.toml at once (None removes one, going back to its
+    default), keeping comments. They are checked together, as the settings they make; if
+    any is refused, nothing is written (InvalidSetting says which and why)."""
     import tomlkit
+    from tomlkit.exceptions import ConvertError
 
     path = config_path()
-    text = _read_config_text(path) or ""
-    document = tomlkit.parse(text)
-    parts = [part for part in key.split(".") if part]
-    if not parts:
-        raise ConfigError("Give a setting name, e.g. `psi config set default_model local`.")
-    value = _parse_value(raw)
-    table: Any = document
-    for part in parts[:-1]:
-        if part not in table:
-            table[part] = tomlkit.table()
-        table = table[part]
-        if not isinstance(table, dict):
-            raise ConfigError(f"Cannot set {key}: {part} is a value, not a table.")
-    table[parts[-1]] = value
-    _validate_document(document.unwrap(), key)
+    document = tomlkit.parse(_read_config_text(path) or "")
+    for key, value in changes.items():
+        parts = [part for part in key.split(".") if part]
+        if not parts:
+            raise ConfigError("Give a setting name, e.g. `psi config set default_model local`.")
+        table: Any = document
+        for depth, part in enumerate(parts[:-1], start=1):
+            if part not in table:
+                if value is None:
+                    break
+                table[part] = tomlkit.table()
+            table = table[part]
+            if not isinstance(table, dict):
+                where = ".".join(parts[:depth])
+                raise InvalidSetting(
+                    f"Cannot set {key}: {where} is a value, not a table.",
+                    problems=[(parts[:depth], "is a value, not a table")],
+                )
+        else:
+            if value is None:
+                table.pop(parts[-1], None)
+                continue
+            try:
+                table[parts[-1]] = value
+            except ConvertError:
+                raise InvalidSetting(
+                    f"Cannot set {key}: {value!r} has no TOML form.",
+                    problems=[(parts, "has no TOML form (null inside a list or table?)")],
+                ) from None
+    _validate_document(document.unwrap(), ", ".join(changes))
     _write_atomic(path, tomlkit.dumps(document))
-    return value
 
 
 def unset_config_value(key: str) -> None:
@@ -784,8 +829,10 @@ def _validate_document(data: dict[str, Any], key: str) -> None:
                 "Set a new profile whole, e.g. `psi config set models.NAME "
                 '\'{backend = "openai", model = "MODEL"}\'`; ' + hint
             )
-        raise ConfigError(
-            f"Not saved: {key} would make the configuration invalid ({problems}).", hint=hint
+        raise InvalidSetting(
+            f"Not saved: {key} would make the configuration invalid ({problems}).",
+            hint=hint,
+            problems=found,
         ) from None
 
 
@@ -797,13 +844,62 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def settings_as_toml(settings: Settings) -> str:
-    """The effective settings, built-in profiles included, as TOML. Holds no secrets:
-    profiles only name the environment variable of their key."""
+    """The effective settings, built-in profiles included, as TOML (`settings_data`)."""
     import tomlkit
 
+    return tomlkit.dumps(settings_data(settings))
+
+
+SECRET_WORDS = re.compile(r"(password|passwd|secret|token|auth|api_?key)$", re.IGNORECASE)
+MASK = "********"
+
+
+def settings_data(settings: Settings) -> dict[str, Any]:
+    """The effective settings, built-in profiles included, as JSON-ready data that holds no
+    secrets: profiles only name the environment variable of their key, and a password in
+    a URL (database_url, a base_url, the webhook) or a value whose name says it is secret
+    shows as ********."""
     data = settings.model_dump(mode="json", exclude_none=True, exclude={"models"})
     data["models"] = {
         name: profile.model_dump(mode="json", exclude_none=True, exclude={"name"})
         for name, profile in settings.profiles().items()
     }
-    return tomlkit.dumps(data)
+    masked: dict[str, Any] = _masked(data)
+    return masked
+
+
+def _masked(value: Any, name: str = "") -> Any:
+    if isinstance(value, dict):
+        return {key: _masked(item, str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, name) for item in value]
+    if isinstance(value, str):
+        if SECRET_WORDS.search(name):
+            return MASK
+        return _url_without_secrets(value)
+    return value
+
+
+def _url_without_secrets(text: str) -> str:
+    """`text` with a URL's password and secret-looking query values masked."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if "://" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return text
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    secret_query = any(SECRET_WORDS.search(key) for key, _ in pairs)
+    if not password and not secret_query:
+        return text  # rebuilt, sqlite:////abs/path would lose a slash
+    netloc = parts.netloc
+    if password:
+        netloc = f"{parts.username or ''}:{MASK}@" + netloc.rpartition("@")[2]
+    query = parts.query
+    if secret_query:
+        masked = [(k, MASK if SECRET_WORDS.search(k) else v) for k, v in pairs]
+        query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

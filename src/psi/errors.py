@@ -3,6 +3,7 @@
     PsiError                  every error psi means to show a person
     ├── UserError             the user can fix it: config, input, a missing file or key
     │   ├── ConfigError       config.toml or a PSI_* variable is wrong (file, line, what)
+    │   │   └── InvalidSetting  a change refused: the settings it makes would not validate
     │   ├── ModelNotFound     a model file is missing or unreadable
     │   ├── MissingAPIKey     the environment variable holding a key is unset
     │   ├── UnknownProfile    a model profile name that is not configured
@@ -15,7 +16,8 @@
     │   ├── ModelTimeout      no answer within the timeout
     │   └── BadModelOutput    output that does not fit the schema after the retries
     ├── OfflineRefusal        offline mode refused a request that would leave the machine
-    └── StoreError            the database cannot be used (locked, unreachable, unmigrated)
+    ├── StoreError            the database cannot be used (locked, unreachable, unmigrated)
+    └── RequestTimeout        a request to `psi serve` ran past server.request_timeout
 
 Every message says what happened and what to do next (`hint`). The CLI and
 the API print `str(error)` and `error.hint` and exit non-zero; they never show
@@ -42,6 +44,16 @@ class UserError(PsiError):
 
 class ConfigError(UserError):
     pass
+
+
+class InvalidSetting(ConfigError):
+    """`problems` name each setting refused, as (dotted path parts, what is wrong)."""
+
+    def __init__(
+        self, message: str, *, problems: list[tuple[list[str], str]], hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
 
 
 class ModelNotFound(UserError):
@@ -103,3 +115,7 @@ class PrivacyRefusal(OfflineRefusal):
 
 class StoreError(PsiError):
     exit_code = 5
+
+
+class RequestTimeout(PsiError):
+    exit_code = 6

@@ -11,7 +11,15 @@ import pytest
 
 from psi.errors import InputError, NotFound
 from psi.llm import Message
-from psi.memory.control import export_memory, forget_all, forget_episode, import_memory
+from psi.memory.control import (
+    export_document,
+    export_memory,
+    forget_all,
+    forget_episode,
+    import_document,
+    import_memory,
+    parse_ref,
+)
 from psi.memory.extraction import explicit_draft
 from psi.memory.facts import Facts
 from psi.memory.profile import Profiles
@@ -123,6 +131,30 @@ def test_a_bad_import_file_changes_nothing(
         import_memory(memory, path)
     with pytest.raises(InputError):
         import_memory(memory, tmp_path / "missing.json")
+
+
+def test_a_document_with_wrong_kinds_of_values_is_refused_whole(
+    store: Store, conversations: Conversations
+) -> None:
+    fill(conversations)
+    memory = Memory(store, user_id=conversations.user_id)
+    document = export_document(memory)
+    message = document["conversations"][0]["messages"][0]
+    for key, value in (("prompt_tokens", "many"), ("name", {"a": 1}), ("tool_calls", "x")):
+        broken = json.loads(json.dumps(document))
+        broken["conversations"][0]["messages"][0] = {**message, key: value}
+        with pytest.raises(InputError) as caught:
+            import_document(memory, broken)
+        assert key in caught.value.message
+    assert len(conversations.list()) == 1
+
+
+def test_memory_ids_read_as_the_cli_writes_them() -> None:
+    assert parse_ref("42") == ("episode", 42) == parse_ref("e42")
+    assert parse_ref("F7") == ("fact", 7)
+    for bad in ("f", "x7", "4 2", "1" * 16, "٣"):
+        with pytest.raises(InputError):
+            parse_ref(bad)
 
 
 def test_facts_follow_their_messages_through_export_forget_and_import(

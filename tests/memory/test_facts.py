@@ -629,6 +629,7 @@ def test_the_schema_asks_for_every_field_and_the_known_categories() -> None:
     assert "maxLength" not in json.dumps(schema)  # slow grammars on llama.cpp
 
 
+@pytest.mark.filterwarnings("ignore:Did not recognize type 'vector'")
 def test_migration_matches_the_models(store: Store) -> None:
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -640,6 +641,7 @@ def test_migration_matches_the_models(store: Store) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # the model's part, not the database's: once is enough
 def test_real_model_extracts_only_valid_facts(store: Store, conversations: Conversations) -> None:
     settings = load_settings()
     model = get_model(settings.profile("local"), settings)

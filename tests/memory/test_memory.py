@@ -186,3 +186,39 @@ def test_vectors_are_stored_and_searched_in_the_database_itself(
     memory.episodes.clear_vectors()
     memory.invalidate()
     assert memory.dense_search(embedder, "spare key") == []
+
+
+def test_indexing_in_any_batches_links_turns_and_windows_them_as_at_once(
+    store: Store, conversations: Conversations
+) -> None:
+    """Interleaved conversations, indexed a message at a time, then a few at once, then in
+    one batch holding several runs of one conversation: every turn is linked to the one
+    said before it in its conversation, and its keyword document is its whole window."""
+    from psi.memory.episodes import day_label
+    from psi.memory.rank import window_text
+    from psi.memory.service import WINDOW
+
+    memory = Memory(store, user_id=conversations.user_id)
+    first, second = conversations.create(at=START), conversations.create(at=START)
+    lines: dict[int, list[str]] = {first: [], second: []}
+    for step in range(14):
+        cid = first if step % 3 else second
+        text = f"turn {step} about topic{step}"
+        conversations.add(cid, Message.user(text), at=START + timedelta(minutes=step))
+        lines[cid].append(text)
+        if step < 5 or step == 8:
+            memory.index_pending(embed=False)
+    assert memory.index_pending(embed=False) == 5  # steps 9-13, in runs of both
+
+    documents = dict(memory.episodes.documents())
+    for cid, texts in lines.items():
+        chain = memory.episodes.tail(cid, 100)
+        assert [e.text for e in chain] == texts
+        assert [e.prev_id for e in chain] == [None, *(e.id for e in chain[:-1])]
+        speakers = [e.speaker for e in chain]
+        for i, episode in enumerate(chain):
+            expected = window_text(
+                speakers, texts, [str(cid)] * len(chain), i,
+                date=day_label(episode.at), before=WINDOW, after=WINDOW,
+            )  # fmt: skip
+            assert documents[episode.id] == expected

@@ -3,6 +3,7 @@ fuzzing of every route in /openapi.json: no input makes the server fail (5xx).""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,13 @@ def test_a_body_over_the_limit_is_413_and_nothing_is_stored(
 
 @pytest.fixture
 def fuzzed(write_config: Callable[[str], Path]) -> tuple[object, str]:
+    from psi.store.models import User
+
     client, token = app_and_token(write_config, "100000/minute")
+    store = client.app.state.store  # type: ignore[attr-defined]
+    with store.session() as session:  # an admin, so that admin routes are fuzzed too
+        user = session.get(User, store.ensure_user("ada"))
+        user.is_admin = True
     return client.app, token
 
 
@@ -75,7 +82,10 @@ def test_no_route_fails_on_any_input(fuzzed: tuple[object, str]) -> None:
     def fuzz(op: Any) -> None:
         where = f"{op.method.upper()} {op.path}"
 
-        @settings(max_examples=15, deadline=None, database=None,
+        # PSI_TEST_FUZZ_EXAMPLES=200 for a longer hunt than the suite's.
+        examples = int(os.environ.get("PSI_TEST_FUZZ_EXAMPLES", "15"))
+
+        @settings(max_examples=examples, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         @given(case=op.as_strategy())
         def check(case: schemathesis.Case) -> None:

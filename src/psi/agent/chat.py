@@ -580,7 +580,13 @@ class ChatService:
         return self.conversation_id
 
     def _store_user_message(self, text: str) -> int:
-        return self.conversations.add(self._conversation(), Message.user(text), at=self.clock())
+        if self.conversation_id is None:
+            # A new conversation and its first message in one transaction.
+            self.conversation_id, message_id = self.conversations.start(
+                Message.user(text), model_profile=self.model.name, at=self.clock()
+            )
+            return message_id
+        return self.conversations.add(self.conversation_id, Message.user(text), at=self.clock())
 
     def ask(self, text: str, *, options: ChatOptions | None = None) -> Reply:
         """Send and wait for the whole reply."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import resource
 import tempfile
 import time
@@ -52,7 +53,7 @@ from psi.clock import FrozenClock
 from psi.llm.types import Message
 from psi.memory.service import Memory, Recalled, TextEmbedder
 from psi.store.conversations import Conversations
-from psi.store.db import Store, open_store
+from psi.store.db import Store, create_database, drop_database, open_store
 
 KS = (1, 5, 10, 20, 50)
 DEPTH = max(KS)
@@ -210,18 +211,25 @@ def measure_memory(
     defects: Defects | None = None,
     workdir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
+    server: str | None = None,
 ) -> MemoryResult:
     """Ingest each sample into a fresh store and answer its questions with every method.
 
-    Stores are written under `workdir` (kept) or a temporary directory
-    (removed); `on_step(what)` is called after each ingest and each question.
+    Stores are SQLite files under `workdir` (kept) or a temporary directory
+    (removed), or, given a PostgreSQL `server` URL, databases created there (dropped
+    after); `on_step(what)` is called after each ingest and each question.
     """
     result = MemoryResult(embedder=embedder.name, defects=defects or Defects())
     with _directory(workdir) as where:
         for sample in samples:
             result.samples.append(sample.sample_id)
             clock = FrozenClock(sample.last_at + ASKED_AFTER)
-            store = open_store(f"sqlite:///{where / f'{_file_name(sample.sample_id)}.db'}")
+            name = _file_name(sample.sample_id)
+            if server is None:
+                store = open_store(f"sqlite:///{where / f'{name}.db'}")
+            else:
+                database = "psi_bench_" + re.sub(r"\W", "_", name.lower(), flags=re.ASCII)
+                store = open_store(create_database(server, database))
             try:
                 memory = Memory(
                     store,
@@ -254,6 +262,8 @@ def measure_memory(
                         on_step("question")
             finally:
                 store.dispose()
+                if server is not None:
+                    drop_database(server, store.url)
     return result
 
 

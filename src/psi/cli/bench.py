@@ -208,6 +208,12 @@ def memory(
         "sentence-transformers: the same on torch; hashing: no model (fast, for trying).",
     ),
     json_file: Path | None = JsonOption,
+    postgres: str | None = typer.Option(
+        None,
+        "--postgres",
+        help="Run on PostgreSQL + pgvector: a server URL whose role may create databases "
+        "(one per conversation, dropped after). Default: SQLite files.",
+    ),
 ) -> None:
     """Evidence recall of psi's memory on LoCoMo conversations, beside BM25, dense and hybrid."""
     from rich.progress import Progress
@@ -227,7 +233,9 @@ def memory(
             label = "Asking" if what == "question" else "Ingesting"
             progress.update(task, advance=1, description=label)
 
-        result = measure_memory(chosen, embedder=encoder, defects=defects, on_step=advance)
+        result = measure_memory(
+            chosen, embedder=encoder, defects=defects, on_step=advance, server=postgres
+        )
     _memory_tables(result)
     _write_json(json_file, result.as_json())
 

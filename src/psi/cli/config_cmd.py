@@ -63,11 +63,12 @@ def unset(key: str = typer.Argument(..., help="Dotted name to remove.")) -> None
 def _move_zone(before: str) -> None:
     """A new timezone: habits and recurring tasks keep their wall time ("07:00") there."""
     from psi.cli.goals_cmd import open_goals
+    from psi.goals.store import move_every_zone
 
     goals = open_goals()
     if goals.zone.key == before:
         return
-    moved = goals.move_zone(goals.zone.key)
+    moved = move_every_zone(goals.store, goals.zone.key)
     if moved:
         out.print(
             f"{moved} recurring item{'s' if moved != 1 else ''} moved from {before} to "

@@ -105,23 +105,14 @@ def replan_goal(
     yes: bool = typer.Option(False, "--yes", "-y", help="Save the new plan without asking."),
 ) -> None:
     """Adapt what is left of a goal's plan to the progress so far (done items stay)."""
-    from psi.goals.planner import plan_context, replan
+    from psi.goals import planner
 
     goals = open_goals()
     found = goals.find(goal)
-    plan = goals.plan(found.id)
     notes: list[str] = []
     chat_model = None if no_model else planning_model(model, notes)
     with err.status("Re-planning…", spinner="dots"):
-        outcome = replan(
-            found,
-            plan,
-            goals.check_ins(goal_ids=[found.id]),
-            chat_model,
-            now=goals.clock(),
-            context=plan_context(goals.store, goals.user_id, now=goals.clock(), zone=goals.zone),
-            zone=goals.zone,
-        )
+        outcome = planner.replan_goal(goals, found.id, chat_model)
     draft = found.draft(goals.zone)
     notes += outcome.notes
     chosen = confirm(found.title, outcome.plan, notes, outcome.source, yes=yes, goal=draft)

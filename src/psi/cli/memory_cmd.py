@@ -47,20 +47,6 @@ def _embed_with_progress(memory: Memory) -> int:
         )
 
 
-def _parse_id(raw: str) -> tuple[str, int]:
-    """("fact", 12) for "f12"; ("episode", 12) for "12" or "e12"."""
-    from psi.errors import InputError
-
-    kind = "fact" if raw[:1].lower() == "f" else "episode"
-    digits = raw[1:] if raw[:1].lower() in ("f", "e") else raw
-    if not digits.isdigit():
-        raise InputError(
-            f"{raw!r} is not a memory id.",
-            hint="Ids look like 42 (something said) or f7 (a fact); `psi memory list` shows them.",
-        )
-    return kind, int(digits)
-
-
 def _fact_line(fact: Fact) -> str:
     since = f"{fact.valid_from.astimezone():%Y-%m-%d}"
     until = f" until {fact.valid_to.astimezone():%Y-%m-%d}" if fact.valid_to else ""
@@ -126,8 +112,9 @@ def search(
 def show(memory_id: str = typer.Argument(..., help="Memory id (42, or f7 for a fact).")) -> None:
     """One memory with where it came from: the turns around it, or a fact's history."""
     from psi.errors import NotFound
+    from psi.memory.control import parse_ref
 
-    kind, episode_id = _parse_id(memory_id)
+    kind, episode_id = parse_ref(memory_id)
     memory = _memory()
     if kind == "fact":
         _show_fact(memory, episode_id)
@@ -179,8 +166,9 @@ def edit(
 ) -> None:
     """Correct a fact in your own words (what was said stays as it was said)."""
     from psi.errors import InputError
+    from psi.memory.control import parse_ref
 
-    kind, fact_id = _parse_id(memory_id)
+    kind, fact_id = parse_ref(memory_id)
     if kind != "fact":
         raise InputError(
             "Only facts can be edited; what was said is a record.",
@@ -221,7 +209,7 @@ def forget(
 ) -> None:
     """Delete for real: the message, its memory and index entries; nothing is kept."""
     from psi.errors import InputError
-    from psi.memory.control import forget_all, forget_episode
+    from psi.memory.control import forget_all, forget_episode, parse_ref
 
     if everything == (memory_id is not None):
         raise InputError("Give one memory id, or --all.", hint="`psi memory forget 42`")
@@ -235,7 +223,7 @@ def forget(
         out.print(f"Forgot everything ({gone} conversations).")
         return
     assert memory_id is not None
-    kind, number = _parse_id(memory_id)
+    kind, number = parse_ref(memory_id)
     if kind == "fact":
         _facts(memory).forget(number)
         out.print(f"Forgot fact f{number} and its history.")

@@ -13,7 +13,6 @@ from psi.cli.output import err, out
 from psi.errors import PsiError
 
 if TYPE_CHECKING:
-    from psi.config import Settings
     from psi.goals.drafts import GoalDraft, PlanDraft
     from psi.goals.planner import PlanOutcome
     from psi.goals.store import Goals
@@ -21,69 +20,22 @@ if TYPE_CHECKING:
 
 
 def planning_model(name: str | None, notes: list[str]) -> ChatModel | None:
-    """The model that drafts plans and suggests in reviews: `name`'s profile, or the default one
-    unless that is the embedded 135M model (psi's own rules do better than it). None,
-    with a note saying why, when there is no model to ask."""
+    """The model that drafts plans and suggests in reviews (psi.agent.planning), loaded
+    behind a spinner; None, with a note saying why, when psi's own rules do it."""
+    from psi.agent import planning
     from psi.config import load_settings
-    from psi.errors import PsiError
-    from psi.llm.registry import get_model
-
-    settings = load_settings()
-    profile = settings.profile(name)  # an unknown --model is the user's to fix
-    if name is None and settings.routing.may_send_out:
-        return _routed_planner(settings, notes)
-    if name is None and profile.embedded_default:
-        notes.append(
-            "From psi's own rules: the embedded model is too small for this "
-            "(--model local asks it anyway; configure a larger model for better ones)."
-        )
-        return None
-    try:
-        with err.status(f"Loading {profile.name}…", spinner="dots"):
-            return get_model(profile, settings)
-    except PsiError as error:
-        notes.append(f"From psi's own rules: {error.message}")
-        return None
-
-
-def _routed_planner(settings: Settings, notes: list[str]) -> ChatModel | None:
-    """The model the routing policy gives the "planning" task for personal data (goals
-    are), skipping the embedded 135M model, whose plans psi's own rules beat."""
-    from psi.agent.routes import month_start
-    from psi.clock import system_clock
-    from psi.egress.ledger import Ledger
-    from psi.llm.registry import get_model
-    from psi.routing import decide
-    from psi.sensitivity import Level
     from psi.store.db import open_store
 
+    settings = load_settings()
     store = open_store(settings.db_url)
-    spent = Ledger(store, user_id=store.ensure_user(settings.user)).spent(
-        since=month_start(system_clock(), settings.zone())
+    return planning.planning_model(
+        settings,
+        store,
+        store.ensure_user(settings.user),
+        name=name,
+        notes=notes,
+        loading=lambda text: err.status(text, spinner="dots"),
     )
-    route = decide(
-        task="planning",
-        level=Level.personal,
-        policy=settings.routing,
-        profiles=settings.profiles(),
-        spent_usd=spent,
-        default_model=settings.default_model,
-    )
-    for name in route.chain:
-        profile = settings.profile(name)
-        if profile.embedded_default:
-            continue
-        privacy = route.privacy if name in route.remote else None
-        try:
-            with err.status(f"Loading {profile.name}…", spinner="dots"):
-                return get_model(profile, settings, privacy=privacy)
-        except PsiError as error:
-            notes.append(f"{profile.name} is not available: {error.message}")
-    notes.append(
-        "From psi's own rules: the routing policy allows no model larger than the "
-        "embedded one for planning (psi route explain --task planning says why)."
-    )
-    return None
 
 
 def drafted_plan(goals: Goals, draft: GoalDraft, *, model: str | None, today: date) -> PlanOutcome:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -135,6 +135,23 @@ def local_token(settings: Settings, store: Store, tokens: Tokens) -> Path | None
     return path
 
 
+def server_config(settings: Settings, store: Store, *, host: str, port: int) -> Any:
+    """The uvicorn server `psi serve` runs. On Ctrl-C or SIGTERM it stops accepting and
+    gives running requests server.shutdown_timeout seconds; a stream still running then
+    is stored as far as it came, marked interrupted (psi.server.streams)."""
+    import uvicorn
+
+    from psi.server.app import create_app
+
+    return uvicorn.Config(
+        create_app(settings, store=store, schedule=settings.server.scheduler),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=settings.server.shutdown_timeout,
+    )
+
+
 @friendly
 def serve(
     host: str | None = typer.Option(
@@ -143,11 +160,12 @@ def serve(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Port (default server.port: 8765)."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Processes (default server.workers: 1)."
+    ),
 ) -> None:
     """Serve the OpenAI-compatible API, psi's REST API and MCP (at /mcp)."""
     import uvicorn
-
-    from psi.server.app import create_app
 
     settings, store, tokens = _open()
     host = host or settings.server.host
@@ -159,12 +177,19 @@ def serve(
         err.print(f"API token for {settings.user}: {settings.home / TOKEN_FILE}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]Listening on {host}: other machines can reach psi.[/]")
-    # On Ctrl-C or SIGTERM: stop accepting, give running requests 10 s; a stream cut then
-    # is stored as far as it came, marked interrupted.
-    uvicorn.run(
-        create_app(settings, store=store, schedule=settings.server.scheduler),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    workers = workers or settings.server.workers
+    if workers > 1:
+        # Each worker process builds its own app (psi.server.worker); on Ctrl-C or
+        # SIGTERM each stops accepting and gives running requests shutdown_timeout.
+        store.dispose()
+        uvicorn.run(
+            "psi.server.worker:app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=settings.server.shutdown_timeout,
+        )
+        return
+    uvicorn.Server(server_config(settings, store, host=host, port=port)).run()

@@ -4,6 +4,7 @@
     outcome = draft_plan(goal, model, today=today, context=plan_context(store, user_id))
     outcome.plan, outcome.source, outcome.notes         # source "model" or "fallback"
     replan(goal_view, plan_view, check_ins, model, now=now, context=...)
+    replan_goal(goals, goal_id, model)                  # the same for a stored goal
 
 The deterministic plan (psi.goals.spread) spreads about one milestone a month
 (2 to 8) evenly to the target date, metric values on a straight ramp, and adds
@@ -52,7 +53,7 @@ from psi.goals.spread import (
     even_milestones,
     plan_start,
 )
-from psi.goals.store import CheckInView, GoalView, PlanView
+from psi.goals.store import CheckInView, Goals, GoalView, PlanView
 from psi.llm.base import ChatModel, prompt_text
 from psi.llm.types import ChatOptions, Message
 from psi.memory.facts import Facts
@@ -355,6 +356,21 @@ def replan(
         model, prompt, draft, start=start, level=progress.level, fallback=even, options=options
     )
     return PlanOutcome(outcome.plan, outcome.source, [*notes, *outcome.notes])
+
+
+def replan_goal(goals: Goals, goal_id: int, model: ChatModel | None) -> PlanOutcome:
+    """`replan` for one of `goals`' stored goals, now, with what psi knows about its user
+    as context; nothing is saved (Goals.replace_plan saves the plan chosen)."""
+    now = goals.clock()
+    return replan(
+        goals.get(goal_id),
+        goals.plan(goal_id),
+        goals.check_ins(goal_ids=[goal_id]),
+        model,
+        now=now,
+        context=plan_context(goals.store, goals.user_id, now=now, zone=goals.zone),
+        zone=goals.zone,
+    )
 
 
 def _zone(now: datetime) -> ZoneInfo:

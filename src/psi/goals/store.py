@@ -57,7 +57,7 @@ from psi.goals.views import (
     task_view,
 )
 from psi.store.db import Store
-from psi.store.models import CheckIn, Goal, GoalTrend, Habit, IfThen, Milestone, Task
+from psi.store.models import MAX_ROW_ID, CheckIn, Goal, GoalTrend, Habit, IfThen, Milestone, Task
 
 # Recurring items without a time of their own fall due at this local time.
 DEFAULT_TIME = time(9, 0)
@@ -118,7 +118,7 @@ class Goals:
     def find(self, reference: str, *, statuses: Iterable[str] = ("active",)) -> GoalView:
         """A goal by id, or by words of its title among goals in `statuses`."""
         if reference.strip().isdigit():
-            return self.get(int(reference))
+            return self.get(_row_id(reference))
         words = reference.casefold().split()
         found = [g for g in self.all(statuses) if all(w in g.title.casefold() for w in words)]
         if len(found) == 1:
@@ -136,7 +136,7 @@ class Goals:
         the one open task, habit or milestone they name."""
         text = reference.strip()
         if text[:1].lower() in ("t", "h", "m") and text[1:].isdigit():
-            return text[0].lower(), int(text[1:])
+            return text[0].lower(), _row_id(text[1:])
         words = text.casefold().split()
         found: list[tuple[str, int, str]] = [
             *(("t", t.id, t.title) for t in self.tasks()),
@@ -722,3 +722,24 @@ __all__ = [
     "PlanView",
     "TaskView",
 ]
+
+
+def move_every_zone(store: Store, zone: str) -> int:
+    """The timezone in config.toml changed: every user's habits and recurring tasks keep
+    their wall times ("07:00") in `zone`. Returns how many items changed. One function
+    for `psi config set timezone`, the API's settings and the web app's."""
+    from psi.store.models import User
+
+    with store.session() as session:
+        user_ids = list(session.scalars(select(User.id)))
+    return sum(
+        Goals(store, user_id=user_id, zone=ZoneInfo(zone)).move_zone(zone) for user_id in user_ids
+    )
+
+
+def _row_id(digits: str) -> int:
+    """An id typed by someone; a number no row can have is found nowhere."""
+    if len(digits.strip()) > 10 or int(digits) > MAX_ROW_ID:
+        raise NotFound(f"No goal or item has the id {digits.strip()}.",
+                       hint="psi goal list and psi today show the ids.")  # fmt: skip
+    return int(digits)

@@ -127,7 +127,8 @@ class DocIndex:
         with self.store.session() as session:
             return {str(r[1]): Stored(*r) for r in session.execute(query)}
 
-    def listed(self) -> list[Listed]:
+    def listed(self, *, limit: int | None = None, offset: int = 0) -> list[Listed]:
+        """This user's documents by path; a page of them with `limit` and `offset`."""
         query = (
             select(
                 Document.id,
@@ -141,7 +142,9 @@ class DocIndex:
                 Document.indexed_at,
             )
             .where(Document.user_id == self.user_id)
-            .order_by(Document.path)
+            .order_by(Document.path, Document.id)
+            .limit(limit)
+            .offset(offset)
         )
         with self.store.session() as session:
             return [Listed(*row) for row in session.execute(query)]

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 
@@ -40,10 +40,34 @@ from psi.memory.profile import Profiles
 from psi.memory.rank import window_text
 from psi.memory.service import WINDOW, Memory
 from psi.store.conversations import Conversations
-from psi.store.models import Approval, AuditRecord, Conversation, MemoryItem, Message
+from psi.store.models import (
+    MAX_ROW_ID,
+    Approval,
+    AuditRecord,
+    Conversation,
+    MemoryItem,
+    Message,
+)
 
 FORMAT = "psi-memory"
 VERSION = 1
+
+
+def parse_ref(raw: str) -> tuple[Literal["episode", "fact"], int]:
+    """("fact", 12) for "f12"; ("episode", 12) for "12" or "e12": how the CLI and the API
+    name a memory."""
+    kind: Literal["episode", "fact"] = "fact" if raw[:1].lower() == "f" else "episode"
+    digits = raw[1:] if raw[:1].lower() in ("f", "e") else raw
+    if (
+        not (digits.isascii() and digits.isdigit())
+        or len(digits) > 10
+        or not 0 < int(digits) <= MAX_ROW_ID
+    ):
+        raise InputError(
+            f"{raw!r} is not a memory id.",
+            hint="Ids look like 42 (something said) or f7 (a fact); `psi memory list` shows them.",
+        )
+    return kind, int(digits)
 
 
 def forget_episode(memory: Memory, episode_id: int) -> None:
@@ -120,11 +144,10 @@ def forget_all(memory: Memory) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) -> int:
-    """Write the user's conversations and messages to `path`. Returns the message count."""
+def export_document(memory: Memory, *, clock: Clock = system_clock) -> dict[str, Any]:
+    """The user's conversations, facts and own profile as one "psi-memory" document."""
     user_id = memory.episodes.user_id
     conversations = []
-    count = 0
     with memory.episodes.store.session() as session:
         for conversation in session.scalars(
             select(Conversation).where(Conversation.user_id == user_id).order_by(Conversation.id)
@@ -145,7 +168,6 @@ def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) ->
                 }
                 for m in conversation.messages
             ]
-            count += len(messages)
             conversations.append(
                 {
                     "title": conversation.title,
@@ -157,7 +179,7 @@ def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) ->
             )
     store = memory.episodes.store
     profile = Profiles(store, user_id=user_id).get()
-    document = {
+    return {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": clock().isoformat(),
@@ -165,10 +187,15 @@ def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) ->
         "facts": Facts(store, user_id=user_id).dump(),
         "profile": profile.text if profile.edited_by_user else None,
     }
+
+
+def export_memory(memory: Memory, path: Path, *, clock: Clock = system_clock) -> int:
+    """Write the user's conversations and messages to `path`. Returns the message count."""
+    document = export_document(memory, clock=clock)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
     temporary.replace(path)
-    return count
+    return sum(len(c["messages"]) for c in document["conversations"])
 
 
 def import_memory(
@@ -178,7 +205,20 @@ def import_memory(
 
     The file is checked whole before anything is written, so a bad file changes nothing.
     """
-    conversations, facts, profile = _read_export(path)
+    return import_document(memory, _read_json(path), where=str(path), progress=progress)
+
+
+def import_document(
+    memory: Memory,
+    data: Any,
+    *,
+    where: str = "the export",
+    progress: Callable[[int, int], None] | None = None,
+    embed: bool = True,
+) -> int:
+    """`import_memory` for a document already parsed (what `export_document` returns);
+    `embed=False` leaves the vectors to a background indexer."""
+    conversations, facts, profile = _check_export(data, where)
     user_id = memory.episodes.user_id
     added = 0
     total = sum(len(c["messages"]) for c in conversations)
@@ -208,18 +248,26 @@ def import_memory(
     Facts(store, user_id=user_id).load(facts, message_ids=new_ids)
     if profile:
         Profiles(store, user_id=user_id).set(profile)
-    memory.index_pending()
+    memory.index_pending(embed=embed)
     return added
 
 
-def _read_export(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
-    fix = "Use a file written by `psi memory export`."
+_FIX = "Use a file written by `psi memory export`."
+
+
+def _read_json(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"No such file: {path}", hint=fix) from None
+        raise InputError(f"No such file: {path}", hint=_FIX) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a psi export (not JSON: {exc}).", hint=fix) from None
+        raise InputError(f"{path} is not a psi export (not JSON: {exc}).", hint=_FIX) from None
+
+
+def _check_export(
+    data: Any, path: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    fix = _FIX
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{path} is not a psi memory export.", hint=fix)
     if data.get("version") != VERSION:
@@ -241,7 +289,7 @@ def _read_export(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return parsed, facts, profile
 
 
-def _conversation(raw: Any, path: Path, number: int) -> dict[str, Any]:
+def _conversation(raw: Any, path: str, number: int) -> dict[str, Any]:
     where = f"{path}: conversation {number}"
     if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
         raise InputError(f"{where} has no list of messages.")
@@ -253,29 +301,47 @@ def _conversation(raw: Any, path: Path, number: int) -> dict[str, Any]:
             raise InputError(f"{where}, message {index}: unknown role {message.get('role')!r}.")
         if not isinstance(message.get("content"), str):
             raise InputError(f"{where}, message {index}: content must be text.")
+        said = f"{where}, message {index}"
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None and not isinstance(tool_calls, list):
+            raise InputError(f"{said}: tool_calls must be a list or null.")
         messages.append(
             {
                 "id": message.get("id") if isinstance(message.get("id"), int) else None,
                 "role": message["role"],
-                "name": message.get("name"),
+                "name": _text(message, "name", said),
                 "content": message["content"],
-                "created_at": _time(message.get("created_at"), f"{where}, message {index}"),
-                "model_profile": message.get("model_profile"),
-                "prompt_tokens": int(message.get("prompt_tokens") or 0),
-                "completion_tokens": int(message.get("completion_tokens") or 0),
+                "created_at": _time(message.get("created_at"), said),
+                "model_profile": _text(message, "model_profile", said),
+                "prompt_tokens": _count(message, "prompt_tokens", said),
+                "completion_tokens": _count(message, "completion_tokens", said),
                 "interrupted": bool(message.get("interrupted")),
-                "tool_calls": message.get("tool_calls"),
-                "tool_call_id": message.get("tool_call_id"),
+                "tool_calls": tool_calls,
+                "tool_call_id": _text(message, "tool_call_id", said),
             }
         )
     created = _time(raw.get("created_at"), where)
     return {
-        "title": raw.get("title"),
-        "model_profile": raw.get("model_profile"),
+        "title": _text(raw, "title", where),
+        "model_profile": _text(raw, "model_profile", where),
         "created_at": created,
         "updated_at": _time(raw.get("updated_at") or raw.get("created_at"), where),
         "messages": messages,
     }
+
+
+def _text(raw: dict[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{where}: {key} must be text or null.")
+    return value
+
+
+def _count(raw: dict[str, Any], key: str, where: str) -> int:
+    value = raw.get(key) or 0
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+        raise InputError(f"{where}: {key} must be a whole number of tokens.")
+    return value
 
 
 def _time(value: Any, where: str) -> datetime:

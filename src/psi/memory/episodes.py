@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
 
 from psi.memory.rank import turn_text
 from psi.store.db import Store
@@ -148,97 +150,35 @@ class Episodes:
 
     def unindexed(self, *, limit: int = 512) -> list[Said]:
         """This user's messages that have no episode yet, oldest first."""
-        query = (
-            select(Message)
-            .outerjoin(MemoryItem, MemoryItem.message_id == Message.id)
-            .where(
-                Message.user_id == self.user_id,
-                MemoryItem.id.is_(None),
-                Message.role.in_(("user", "assistant")),
-                Message.content != "",
-            )
-            .order_by(Message.id)
-            .limit(limit)
-        )
         with self.store.session() as session:
-            return [
-                Said(
-                    message_id=row.id,
-                    conversation_id=row.conversation_id,
-                    speaker=row.name or ("psi" if row.role == "assistant" else "user"),
-                    text=row.content,
-                    at=row.created_at,
-                )
-                for row in session.scalars(query)
-            ]
+            return Indexing(self, session).unindexed(limit=limit)
+
+    @contextmanager
+    def indexing(self) -> Iterator[Indexing]:
+        """One indexing pass as one transaction, and one pass at a time for this user in
+        every process (Store.serialize): two server workers' indexers would otherwise both
+        take the same messages, or link two turns to the same one before them."""
+        with self.store.session() as session:
+            self.store.serialize(session, f"memory-index:{self.user_id}")
+            yield Indexing(self, session)
 
     def add_chain(
         self, said: Sequence[Said], documents: Sequence[str], *, after: int | None
     ) -> list[int]:
         """Store consecutive episodes of one conversation, each linked to the one before
         (the first to `after`), with their keyword documents, in one transaction."""
-        ids: list[int] = []
         with self.store.session() as session:
-            previous = after
-            for item, document in zip(said, documents, strict=True):
-                row = MemoryItem(
-                    user_id=self.user_id,
-                    kind="episode",
-                    message_id=item.message_id,
-                    conversation_id=item.conversation_id,
-                    prev_id=previous,
-                    speaker=item.speaker,
-                    text=item.text,
-                    document=document,
-                    at=item.at,
-                )
-                session.add(row)
-                session.flush()
-                previous = row.id
-                ids.append(row.id)
-            if self.store.is_sqlite:
-                session.execute(
-                    text(
-                        "INSERT INTO memory_fts(rowid, document, turn) "
-                        "VALUES (:id, :document, :turn)"
-                    ),
-                    [
-                        {"id": i, "document": d, "turn": f"{s.speaker}: {s.text}"}
-                        for i, d, s in zip(ids, documents, said, strict=True)
-                    ],
-                )
-        return ids
+            return Indexing(self, session).add_chain(said, documents, after=after)
 
     def set_documents(self, documents: dict[int, str]) -> None:
         """Replace keyword documents (a turn's window grows as later turns arrive)."""
-        if not documents:
-            return
         with self.store.session() as session:
-            session.execute(
-                update(MemoryItem)
-                .where(MemoryItem.user_id == self.user_id)
-                .execution_options(synchronize_session=None),
-                [{"id": i, "document": d} for i, d in documents.items()],
-            )
-            if self.store.is_sqlite:
-                session.execute(
-                    text("UPDATE memory_fts SET document = :document WHERE rowid = :id"),
-                    [{"id": i, "document": d} for i, d in documents.items()],
-                )
+            Indexing(self, session).set_documents(documents)
 
     def tail(self, conversation_id: int, count: int) -> list[Episode]:
         """The newest `count` episodes of a conversation, oldest first."""
-        query = (
-            select(MemoryItem)
-            .where(
-                MemoryItem.user_id == self.user_id,
-                MemoryItem.conversation_id == conversation_id,
-            )
-            .order_by(MemoryItem.id.desc())
-            .limit(count)
-        )
         with self.store.session() as session:
-            return [_episode(row) for row in reversed(session.scalars(query).all())]
+            return Indexing(self, session).tails([conversation_id], count).get(conversation_id, [])
 
     def around(self, ids: Sequence[int]) -> dict[int, Episode]:
         """The episodes `ids` with the turns said just before and after each, in one query.
@@ -522,6 +462,121 @@ class Episodes:
         with self.store.session() as session:
             result = session.execute(delete(MemoryItem).where(MemoryItem.user_id == self.user_id))
             return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Indexing:
+    """Reads and writes of indexing inside one session (Episodes.indexing's transaction)."""
+
+    def __init__(self, episodes: Episodes, session: Session) -> None:
+        self.user_id = episodes.user_id
+        self.is_sqlite = episodes.store.is_sqlite
+        self.session = session
+
+    def unindexed(self, *, limit: int) -> list[Said]:
+        """This user's messages that have no episode yet, oldest first."""
+        query = (
+            select(
+                Message.id, Message.conversation_id, Message.name, Message.role,
+                Message.content, Message.created_at,
+            )
+            .outerjoin(MemoryItem, MemoryItem.message_id == Message.id)
+            .where(
+                Message.user_id == self.user_id,
+                MemoryItem.id.is_(None),
+                Message.role.in_(("user", "assistant")),
+                Message.content != "",
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )  # fmt: skip
+        return [
+            Said(
+                message_id=row.id,
+                conversation_id=row.conversation_id,
+                speaker=row.name or ("psi" if row.role == "assistant" else "user"),
+                text=row.content,
+                at=row.created_at,
+            )
+            for row in self.session.execute(query)
+        ]
+
+    def tails(self, conversation_ids: Sequence[int], count: int) -> dict[int, list[Episode]]:
+        """The newest `count` episodes of each conversation, oldest first, in one query."""
+        if not conversation_ids:
+            return {}
+        newest = (
+            func.row_number()
+            .over(partition_by=MemoryItem.conversation_id, order_by=MemoryItem.id.desc())
+            .label("newest")
+        )
+        ranked = (
+            select(*_EPISODE_COLUMNS, newest)
+            .where(
+                MemoryItem.user_id == self.user_id,
+                MemoryItem.conversation_id.in_(list(conversation_ids)),
+            )
+            .subquery()
+        )
+        query = (
+            select(*(ranked.c[c.key] for c in _EPISODE_COLUMNS))
+            .where(ranked.c.newest <= count)
+            .order_by(ranked.c.id)
+        )
+        found: dict[int, list[Episode]] = {}
+        for row in self.session.execute(query):
+            found.setdefault(row.conversation_id, []).append(Episode(*row))
+        return found
+
+    def add_chain(
+        self, said: Sequence[Said], documents: Sequence[str], *, after: int | None
+    ) -> list[int]:
+        """Consecutive episodes of one conversation, each linked to the one before (the
+        first to `after`), with their keyword documents."""
+        ids: list[int] = []
+        previous = after
+        for item, document in zip(said, documents, strict=True):
+            previous = self.session.execute(
+                insert(MemoryItem).returning(MemoryItem.id),
+                {
+                    "user_id": self.user_id,
+                    "kind": "episode",
+                    "message_id": item.message_id,
+                    "conversation_id": item.conversation_id,
+                    "prev_id": previous,
+                    "speaker": item.speaker,
+                    "text": item.text,
+                    "document": document,
+                    "at": item.at,
+                },
+            ).scalar_one()
+            ids.append(previous)
+        if self.is_sqlite and ids:
+            self.session.execute(
+                text(
+                    "INSERT INTO memory_fts(rowid, document, turn) VALUES (:id, :document, :turn)"
+                ),
+                [
+                    {"id": i, "document": d, "turn": f"{s.speaker}: {s.text}"}
+                    for i, d, s in zip(ids, documents, said, strict=True)
+                ],
+            )
+        return ids
+
+    def set_documents(self, documents: dict[int, str]) -> None:
+        """Replace keyword documents (a turn's window grows as later turns arrive)."""
+        if not documents:
+            return
+        self.session.execute(
+            update(MemoryItem)
+            .where(MemoryItem.user_id == self.user_id)
+            .execution_options(synchronize_session=None),
+            [{"id": i, "document": d} for i, d in documents.items()],
+        )
+        if self.is_sqlite:
+            self.session.execute(
+                text("UPDATE memory_fts SET document = :document WHERE rowid = :id"),
+                [{"id": i, "document": d} for i, d in documents.items()],
+            )
 
 
 class VectorCache:

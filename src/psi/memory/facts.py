@@ -172,14 +172,18 @@ class Facts:
         with self.store.session() as session:
             return [_fact(row) for row in self._rows(session)]
 
-    def current(self, *, categories: Iterable[Category] | None = None) -> list[Fact]:
-        """What is true now, newest first."""
+    def current(
+        self, *, categories: Iterable[Category] | None = None, session: Session | None = None
+    ) -> list[Fact]:
+        """What is true now, newest first (read in `session` when one is given)."""
         query = select(FactRow).where(FactRow.user_id == self.user_id, FactRow.valid_to.is_(None))
         if categories is not None:
             query = query.where(FactRow.category.in_(list(categories)))
         query = query.order_by(FactRow.valid_from.desc(), FactRow.id.desc())
-        with self.store.session() as session:
+        if session is not None:
             return [_fact(row) for row in session.scalars(query)]
+        with self.store.session() as own:
+            return [_fact(row) for row in own.scalars(query)]
 
     def get(self, fact_id: int) -> Fact:
         with self.store.session() as session:

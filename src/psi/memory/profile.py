@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from psi.clock import Clock
 from psi.errors import InputError
@@ -94,11 +95,17 @@ class Profiles:
             edited = session.scalar(select(UserProfile).where(UserProfile.user_id == self.user_id))
             if edited is not None:
                 return Profile(edited.text, edited_by_user=True, updated_at=edited.updated_at)
-        return self.built()
+            return self._built(session)
 
     def built(self) -> Profile:
         """The profile built from current facts, whether or not the user edited theirs."""
-        current = self.facts.current(categories=[category for category, _ in SECTIONS])
+        with self.store.session() as session:
+            return self._built(session)
+
+    def _built(self, session: Session) -> Profile:
+        current = self.facts.current(
+            categories=[category for category, _ in SECTIONS], session=session
+        )
         newest = max((f.updated_at for f in current), default=None)
         return Profile(build_profile(current), edited_by_user=False, updated_at=newest)
 

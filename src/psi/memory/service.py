@@ -31,17 +31,20 @@ from psi.memory.episodes import (
     STOPWORDS,
     Episode,
     Episodes,
+    Indexing,
     Said,
     VectorCache,
     day_label,
     dense_search,
 )
-from psi.memory.rank import Item, named_speakers, rank, strip_names, turn_text, window_text
+from psi.memory.rank import Item, named_speakers, rank, strip_names, window_text
 from psi.memory.snapshot import Snapshots, merge
 from psi.memory.when import question_periods
 from psi.store.db import Store
 
 EMBED_BATCH = 64
+# Messages indexed per transaction.
+INDEX_BATCH = 512
 # Candidates per method before re-ranking; the research behind psi.memory.rank
 # found ~100 enough (recall@10 0.811 at 100, 0.813 at 200 on LoCoMo dev).
 CANDIDATES = 100
@@ -109,46 +112,51 @@ class Memory:
         """Make episodes of every stored message that has none; embed what lacks a vector."""
         made = 0
         # One indexer at a time: the background thread and a command that needs the
-        # index now (forgetting) would otherwise both take the same messages.
+        # index now (forgetting) would otherwise both take the same messages; other
+        # processes are kept out by the batch's transaction (Episodes.indexing).
         with self._index_lock:
-            while batch := self.episodes.unindexed(limit=512):
-                for conversation_id, said in _by_conversation(batch):
-                    self._index_conversation(conversation_id, said)
-                made += len(batch)
+            while True:
+                with self.episodes.indexing() as batch:
+                    said = batch.unindexed(limit=INDEX_BATCH)
+                    self._index(batch, said)
+                made += len(said)
                 if self._participants is not None:
                     known = set(self._participants)
-                    self._participants += sorted({s.speaker for s in batch} - known)
+                    self._participants += sorted({s.speaker for s in said} - known)
+                if len(said) < INDEX_BATCH:
+                    break
         if embed:
             self.embed_pending()
         return made
 
-    def _index_conversation(self, conversation_id: int, said: list[Said]) -> None:
-        before = self.episodes.tail(conversation_id, WINDOW)
-        new_ids = self.episodes.add_chain(
-            said,
-            [turn_text(day_label(s.at), s.speaker, s.text) for s in said],
-            after=before[-1].id if before else None,
-        )
-        # The new turns, and the WINDOW turns before them whose windows now reach them.
-        chain = self.episodes.tail(conversation_id, len(new_ids) + 2 * WINDOW)
-        speakers = [e.speaker for e in chain]
-        texts = [e.text for e in chain]
-        sessions = [str(conversation_id)] * len(chain)
-        first_changed = max(0, len(chain) - len(new_ids) - WINDOW)
-        self.episodes.set_documents(
-            {
-                chain[i].id: window_text(
-                    speakers,
-                    texts,
-                    sessions,
-                    i,
-                    date=day_label(chain[i].at),
-                    before=WINDOW,
-                    after=WINDOW,
-                )
-                for i in range(first_changed, len(chain))
-            }
-        )
+    def _index(self, batch: Indexing, said: list[Said]) -> None:
+        """Episodes of `said`, linked to the turns before them in their conversations; the
+        new turns' window documents, and those of the WINDOW turns before them, whose
+        windows now reach them."""
+        runs = _by_conversation(said)
+        # A turn's window reaches WINDOW turns back, so the earlier turns whose windows
+        # change need the WINDOW turns before them too.
+        tails = batch.tails(sorted({c for c, _ in runs}), 2 * WINDOW)
+        for conversation_id, new in runs:
+            before = tails.get(conversation_id, [])
+            chain = [(e.speaker, e.text, e.at) for e in before] + [
+                (s.speaker, s.text, s.at) for s in new
+            ]
+            documents = _windows(chain, str(conversation_id))
+            ids = batch.add_chain(
+                new, documents[len(before) :], after=before[-1].id if before else None
+            )
+            batch.set_documents(
+                {e.id: documents[i] for i, e in enumerate(before) if i >= len(before) - WINDOW}
+            )
+            # A batch may hold several runs of one conversation: the next follows these.
+            tails[conversation_id] = [
+                *before,
+                *(
+                    Episode(i, s.message_id, s.conversation_id, s.speaker, s.text, s.at)
+                    for i, s in zip(ids, new, strict=True)
+                ),
+            ][-2 * WINDOW :]
 
     def embed_pending(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed every episode without a vector from the current embedder (a changed
@@ -289,6 +297,17 @@ def _item(episode: Episode, next_id: int | None) -> Item:
         prev_id=str(episode.prev_id) if episode.prev_id else None,
         next_id=str(next_id) if next_id else None,
     )
+
+
+def _windows(chain: Sequence[tuple[str, str, datetime]], session: str) -> list[str]:
+    """The window document of every (speaker, text, at) turn of a conversation's `chain`."""
+    speakers = [speaker for speaker, _, _ in chain]
+    texts = [said for _, said, _ in chain]
+    sessions = [session] * len(chain)
+    return [
+        window_text(speakers, texts, sessions, i, date=day_label(at), before=WINDOW, after=WINDOW)
+        for i, (_, _, at) in enumerate(chain)
+    ]
 
 
 def _by_conversation(batch: Sequence[Said]) -> list[tuple[int, list[Said]]]:

@@ -129,11 +129,14 @@ class Approvals:
             session.flush()
             return row.id
 
-    def list(self, *, status: str | None = "pending", limit: int = 50) -> list[Pending]:
+    def list(
+        self, *, status: str | None = "pending", limit: int = 50, offset: int = 0
+    ) -> list[Pending]:
+        """Newest first."""
         query = select(Approval).where(Approval.user_id == self.user_id)
         if status is not None:
             query = query.where(Approval.status == status)
-        query = query.order_by(Approval.id.desc()).limit(limit)
+        query = query.order_by(Approval.id.desc()).limit(limit).offset(offset)
         with self.store.session() as session:
             return [_pending(row) for row in session.scalars(query)]
 

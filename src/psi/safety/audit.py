@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from psi.clock import Clock, system_clock
 from psi.safety.types import Verdict
@@ -76,12 +76,12 @@ class Audit:
         self.clock = clock
 
     def _add(self, **values: Any) -> int:
-        values.setdefault("categories", [])
-        row = AuditRecord(user_id=self.user_id, at=self.clock(), **values)
+        row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
         with self.store.session() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+            added: int = session.execute(
+                insert(AuditRecord).returning(AuditRecord.id), row
+            ).scalar_one()
+            return added
 
     def verdict(self, verdict: Verdict, text: str, *, conversation_id: int | None = None) -> int:
         backend = verdict.assessment.backend if verdict.assessment else ""
@@ -146,6 +146,7 @@ class Audit:
         since: datetime | None = None,
         kinds: list[str] | None = None,
         limit: int = 50,
+        offset: int = 0,
         conversation_id: int | None = None,
     ) -> list[AuditEntry]:
         """Newest first."""
@@ -156,7 +157,7 @@ class Audit:
             query = query.where(AuditRecord.kind.in_(kinds))
         if conversation_id is not None:
             query = query.where(AuditRecord.conversation_id == conversation_id)
-        query = query.order_by(AuditRecord.id.desc()).limit(limit)
+        query = query.order_by(AuditRecord.id.desc()).limit(limit).offset(offset)
         with self.store.session() as session:
             return [
                 AuditEntry(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from psi.errors import NotFound
@@ -92,10 +93,7 @@ class Conversations:
             )
         )
         if row is None:
-            raise NotFound(
-                f"No conversation {conversation_id}.",
-                hint="`psi history list` shows your conversations and their numbers.",
-            )
+            raise _missing(conversation_id)
         return row
 
     def exists(self, conversation_id: int) -> bool:
@@ -132,30 +130,83 @@ class Conversations:
         """Append `message` (said now, or `at` when importing a past one); the first user
         message also titles the conversation."""
         now = at or self.store.clock()
+        changes: dict[str, Any] = {"updated_at": now}
+        if model_profile:
+            changes["model_profile"] = model_profile
+        if message.role == "user" and message.content.strip():
+            changes["title"] = func.coalesce(Conversation.title, _title(message.content))
         with self.store.session() as session:
-            conversation = self._get(session, conversation_id)
-            row = Message(
-                conversation_id=conversation.id,
-                user_id=self.user_id,
-                role=message.role,
-                content=message.content,
-                created_at=now,
+            # The conversation's row is checked to be this user's and touched in one
+            # statement; the message follows in the same transaction.
+            touched = session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.user_id == self.user_id)
+                .values(changes)
+                .execution_options(synchronize_session=False)
+            )
+            if not getattr(touched, "rowcount", 0):
+                raise _missing(conversation_id)
+            return self._insert(
+                session,
+                conversation_id,
+                message,
+                now=now,
                 model_profile=model_profile,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 interrupted=interrupted,
-                tool_calls=[c.model_dump() for c in message.tool_calls] or None,
-                tool_call_id=message.tool_call_id,
-                name=message.name,
             )
-            session.add(row)
-            conversation.updated_at = now
-            if model_profile:
-                conversation.model_profile = model_profile
-            if conversation.title is None and message.role == "user" and message.content.strip():
-                conversation.title = _title(message.content)
-            session.flush()
-            return row.id
+
+    def start(
+        self, message: ChatMessage, *, model_profile: str | None = None, at: datetime | None = None
+    ) -> tuple[int, int]:
+        """A new conversation (on `model_profile`, as `create` makes it) holding `message`,
+        in one transaction: (conversation id, message id). Titled after the message when it
+        is the user's."""
+        now = at or self.store.clock()
+        titled = message.role == "user" and message.content.strip()
+        with self.store.session() as session:
+            conversation_id = session.execute(
+                insert(Conversation).returning(Conversation.id),
+                {
+                    "user_id": self.user_id,
+                    "title": _title(message.content) if titled else None,
+                    "model_profile": model_profile,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ).scalar_one()
+            message_id = self._insert(session, conversation_id, message, now=now)
+            return conversation_id, message_id
+
+    def _insert(
+        self,
+        session: Session,
+        conversation_id: int,
+        message: ChatMessage,
+        *,
+        now: datetime,
+        model_profile: str | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        interrupted: bool = False,
+    ) -> int:
+        row = {
+            "conversation_id": conversation_id,
+            "user_id": self.user_id,
+            "role": message.role,
+            "content": message.content,
+            "created_at": now,
+            "model_profile": model_profile,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "interrupted": interrupted,
+            "tool_calls": [c.model_dump() for c in message.tool_calls] or None,
+            "tool_call_id": message.tool_call_id,
+            "name": message.name,
+        }
+        message_id: int = session.execute(insert(Message).returning(Message.id), row).scalar_one()
+        return message_id
 
     def retitle(self, conversation_id: int) -> None:
         """Title the conversation after its first user message again (after a deletion)."""
@@ -173,13 +224,18 @@ class Conversations:
             )
             conversation.title = _title(first) if first and first.strip() else None
 
-    def messages(self, conversation_id: int) -> list[StoredMessage]:
+    def messages(
+        self, conversation_id: int, *, limit: int | None = None, offset: int = 0
+    ) -> list[StoredMessage]:
+        """Oldest first; `limit` and `offset` page through a long conversation."""
         with self.store.session() as session:
             self._get(session, conversation_id)
             rows = session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation_id, Message.user_id == self.user_id)
                 .order_by(Message.id)
+                .limit(limit)
+                .offset(offset)
             )
             return [StoredMessage.of(row) for row in rows]
 
@@ -211,6 +267,13 @@ class Conversations:
                 )
                 for row, count in session.execute(query)
             ]
+
+
+def _missing(conversation_id: int) -> NotFound:
+    return NotFound(
+        f"No conversation {conversation_id}.",
+        hint="`psi history list` shows your conversations and their numbers.",
+    )
 
 
 def _title(text: str) -> str:

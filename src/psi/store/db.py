@@ -8,6 +8,7 @@ the same schema from the same migrations.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -18,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from psi.clock import Clock, system_clock
-from psi.errors import StoreError
+from psi.errors import InputError, StoreError
 from psi.store.migrations import HEAD
 from psi.store.models import User
 
@@ -43,6 +44,8 @@ class Store:
             raise StoreError(f"Cannot use database URL {url!r}: {exc}", hint=hint) from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine, "handle_error", _postgres_refusals)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -64,6 +67,18 @@ class Store:
             raise
         finally:
             session.close()
+
+    def serialize(self, session: Session, name: str) -> None:
+        """Make the rest of `session`'s transaction run one at a time with every other that
+        serializes on `name`, in any process: on PostgreSQL a transaction-level advisory
+        lock on the name; on SQLite the database's write lock, taken now rather than at
+        the first write (WAL lets reads go on beside it)."""
+        if self.is_sqlite:
+            # A write that changes nothing still begins the write transaction.
+            session.execute(text("UPDATE leases SET name = name WHERE 0"))
+        else:
+            key = zlib.crc32(name.encode("utf-8")) - 2**31
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def _explain(self, exc: DBAPIError) -> StoreError:
         detail = str(exc.orig)
@@ -151,6 +166,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Deleted rows are overwritten on disk, so forgetting leaves no readable remains.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def create_database(server: str, name: str) -> str:
+    """A new, empty database `name` on the PostgreSQL `server` (a URL whose role may create
+    databases; one of that name is dropped first); its URL."""
+    from sqlalchemy.engine import make_url
+
+    if not name.replace("_", "").isalnum():
+        raise InputError(f"{name!r} is no database name psi makes.", hint="Letters, digits, _.")
+    _administer(
+        server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    return make_url(with_driver(server)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server: str, url: str) -> None:
+    """Drop the database `url` names, from the PostgreSQL `server`."""
+    from sqlalchemy.engine import make_url
+
+    _administer(server, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _administer(server: str, *statements: str) -> None:
+    engine = create_engine(with_driver(server), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    except OperationalError as exc:
+        raise StoreError(f"PostgreSQL at {engine.url.render_as_string()}: {exc.orig}") from None
+    finally:
+        engine.dispose()
+
+
+def _postgres_refusals(context: Any) -> None:
+    """PostgreSQL refuses a NUL character in text (SQLite stores it): psi says so plainly,
+    a user's mistake (400 over the API), not a database error."""
+    if "cannot contain NUL" in str(context.original_exception):
+        raise InputError(
+            "Text with a NUL character (\\0) cannot be stored or searched.",
+            hint="Remove the NUL character and try again.",
+        )
 
 
 def open_store(url: str, *, busy_timeout: float = 5.0, clock: Clock = system_clock) -> Store:

@@ -66,6 +66,11 @@ def utc_from_store(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# The largest row id on every database psi runs on (PostgreSQL's INTEGER is 32 bits):
+# a larger number names no row, and must not reach a query.
+MAX_ROW_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     pass
 

@@ -1,0 +1,123 @@
+"""What one request may ask of `psi serve`: its body size, its token's rate, its time.
+
+- 413 for a body over `server.max_body_bytes`;
+- 429 with Retry-After once a token has made `server.rate_limit` requests in the window;
+- 504 for a request with no response within `server.request_timeout` seconds.
+
+The time limit: a request's deadline is in its scope's state (`deadline`, monotonic
+seconds), for the routes that stop themselves (a chat turn stops between pieces and is
+stored, marked interrupted; a slow write checks it before writing). Whatever does not
+stop in time is answered 504 by the middleware, and its late response is dropped. A
+response that has started (a stream) is not cut here: the stream keeps its own deadline
+(psi.server.streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from psi.config import Settings
+from psi.server.deps import error_body
+from psi.server.streams import timed_out
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+def limit_requests(app: FastAPI, settings: Settings) -> None:
+    """413 over `server.max_body_bytes`; 429 past `server.rate_limit` per token."""
+    from limits import parse, storage, strategies
+
+    rate = parse(settings.server.rate_limit)
+    limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    largest = settings.server.max_body_bytes
+
+    @app.middleware("http")
+    async def limits(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > largest:
+            return JSONResponse(
+                error_body(
+                    f"The request body is {int(length):,} bytes; psi takes up to {largest:,}.",
+                    hint="Send less, or raise server.max_body_bytes.",
+                ),
+                status_code=413,
+            )
+        auth = request.headers.get("authorization", "")
+        key = auth.removeprefix("Bearer ").strip()[:13]  # psi_ + the public prefix
+        if key.startswith("psi_") and not limiter.hit(rate, key):
+            reset = limiter.get_window_stats(rate, key).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            return JSONResponse(
+                error_body(
+                    f"Too many requests for this token ({settings.server.rate_limit}).",
+                    hint=f"Try again in {wait} s, or raise server.rate_limit.",
+                ),
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
+        return await call_next(request)
+
+
+class RequestTimeoutMiddleware:
+    """504 for a request that has not begun its response within `seconds`."""
+
+    def __init__(self, app: Any, *, seconds: float, late: set[asyncio.Task[None]]) -> None:
+        self.app = app
+        self.seconds = seconds
+        # Requests answered 504 whose handlers are still running (a thread cannot be
+        # cancelled); kept so they finish, and so shutdown can wait for them.
+        self.late = late
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["deadline"] = time.monotonic() + self.seconds
+        state["timeout"] = self.seconds
+        started = asyncio.Event()
+        answered = False
+
+        async def guarded(message: Message) -> None:
+            if answered:
+                return  # the 504 went out instead
+            if message["type"] == "http.response.start":
+                started.set()
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, guarded))
+        waiter = asyncio.ensure_future(started.wait())
+        await asyncio.wait({task, waiter}, timeout=self.seconds, return_when="FIRST_COMPLETED")
+        waiter.cancel()
+        if task.done() or started.is_set():
+            await task
+            return
+        answered = True
+        self.late.add(task)
+        task.add_done_callback(self._settled)
+        error = timed_out(self.seconds)
+        body = json.dumps(error_body(error.message, hint=error.hint, kind="RequestTimeout"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 504,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body.encode("utf-8")})
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self.late.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a request answered 504 failed later: %r", task.exception())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -125,3 +126,26 @@ def test_a_database_that_cannot_be_reached_is_a_clear_error() -> None:
     assert result.exit_code != 0
     assert "Database error" in result.output or "Cannot use" in result.output
     assert "Traceback" not in result.output
+
+
+def test_documents_move_with_their_passages_and_vectors(postgres_url: str, tmp_path: Path) -> None:
+    from psi.knowledge.library import Library
+
+    (tmp_path / "boiler.md").write_text("# Boiler\n\nServiced on 3 May by Ana.\n")
+    (tmp_path / "bike.md").write_text("# Bike\n\nThe lock code is 4096.\n")
+    embedder = HashingEmbedder()
+    sqlite = open_store(load_settings().db_url)
+    alice = sqlite.ensure_user("local")
+    Library(sqlite, user_id=alice, embedder=lambda: embedder).add([tmp_path])
+    assert runner.invoke(app, ["migrate", "--to", postgres_url]).exit_code == 0
+    pg = open_store(postgres_url)
+    moved = Library(pg, user_id=alice, embedder=lambda: embedder)
+    [hit] = moved.search("bike lock code", limit=1)
+    assert hit.passage.text == "The lock code is 4096."
+    assert moved.index.nearest(embedder.name, embedder.embed_query("bike lock"), limit=1)
+    with pg.engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(embedding) FROM doc_chunks")) == 2
+    # A sync on PostgreSQL finds nothing new: the files are as they were.
+    assert moved.sync().unchanged == 2
+    sqlite.dispose()
+    pg.dispose()

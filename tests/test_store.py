@@ -41,7 +41,7 @@ def test_migrations_build_the_tables_the_models_describe(store: Store) -> None:
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     # FTS5's own tables are made by raw SQL in the migrations and have no model.
-    # PostgreSQL's keyword and vector columns (0012) are made by raw SQL too.
+    # PostgreSQL's keyword and vector columns (0012, 0013) are made by raw SQL too.
     differences = [d for d in differences if not _fts_table(d) and not _postgres_index(d)]
     assert differences == []
     tables = set(inspect(store.engine).get_table_names())
@@ -54,18 +54,21 @@ def _fts_table(difference: object) -> bool:
     return (
         isinstance(difference, tuple)
         and difference[0] == "remove_table"
-        and str(difference[1].name).startswith("memory_fts")
+        and str(difference[1].name).startswith(("memory_fts", "doc_fts"))
     )
 
 
-_POSTGRES_INDEX = {"embedding", "document_tsv", "turn_tsv"}
+_POSTGRES_INDEX = {"embedding", "document_tsv", "turn_tsv", "keywords_tsv"}
 
 
 def _postgres_index(difference: object) -> bool:
     if not isinstance(difference, tuple):
         return False
     if difference[0] == "remove_column":
-        return difference[2] == "memory_items" and difference[3].name in _POSTGRES_INDEX
+        return (
+            difference[2] in ("memory_items", "doc_chunks")
+            and difference[3].name in _POSTGRES_INDEX
+        )
     if difference[0] == "remove_index":
         return {c.name for c in difference[1].columns} <= _POSTGRES_INDEX
     return False

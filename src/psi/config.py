@@ -464,6 +464,31 @@ class SafetySettings(BaseModel):
         return {**DEFAULT_ACTIONS, **value}
 
 
+class DocsSettings(BaseModel):
+    """Your documents (`[docs]`, psi.knowledge): what psi reads and how much it quotes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_mb: float = Field(
+        default=20.0, gt=0, description="Files larger than this are skipped, with a message."
+    )
+    chunk_chars: int = Field(
+        default=1000, ge=200, le=8000, description="Characters per passage, about."
+    )
+    passages: int = Field(
+        default=4, ge=1, le=20, description="Passages given to the model per question."
+    )
+    chat: bool = Field(
+        default=True,
+        description="psi chat answers from your documents when you have added any "
+        "(psi ask does with --docs).",
+    )
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
 class ServerSettings(BaseModel):
     """`psi serve` (`[server]`): where it listens and what one client may ask of it."""
 
@@ -560,6 +585,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=lambda: RoutingSettings())
     safety: SafetySettings = Field(default_factory=lambda: SafetySettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    docs: DocsSettings = Field(default_factory=lambda: DocsSettings())
 
     @field_validator("timezone")
     @classmethod

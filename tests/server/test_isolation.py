@@ -81,7 +81,9 @@ class World:
 
 
 @pytest.fixture
-def world(write_config: Callable[[str], Path]) -> Iterator[World]:
+def world(write_config: Callable[[str], Path], tmp_path: Path) -> Iterator[World]:
+    from psi.knowledge.library import Library
+
     write_config(CONFIG)
     settings = load_settings()
     store = open_store(settings.db_url)
@@ -123,6 +125,11 @@ def world(write_config: Callable[[str], Path]) -> Iterator[World]:
         tokens.issue(users["alice"], label="spare")
         w.ids["spare_token"] = tokens.list(users["alice"])[-1].id
         w.ids["export"] = w.get("/api/memories/export", "alice")
+        note = tmp_path / "Porto.md"
+        note.write_text("# Porto trip\n\nBring the blue raincoat.\n")
+        alices = Library(store, user_id=users["alice"])
+        alices.add([note], embed=False)
+        w.ids["document"] = alices.index.listed()[0].id
         yield w
 
 
@@ -151,6 +158,9 @@ def cases(ids: dict[str, Any]) -> list[Case]:
         Case("DELETE", "/api/memories/{ref}", "owned", path=f"/api/memories/f{ids['fact2']}"),
         Case("GET", "/api/profile", "self"),
         Case("PUT", "/api/profile", "self", json={"text": "Reads novels."}),
+        Case("GET", "/api/docs", "list", marker="Porto trip"),
+        Case("GET", "/api/docs/search", "list", params={"q": "raincoat"}, marker="raincoat"),
+        Case("DELETE", "/api/docs/{document_id}", "owned", path=f"/api/docs/{ids['document']}"),
         Case("GET", "/api/goals", "list", marker="Read 12 novels"),
         Case("POST", "/api/goals", "self", json={"title": "Walk", "target_date": "2031-01-01"}),
         Case("GET", "/api/goals/{goal_id}", "owned", path=f"/api/goals/{g}"),

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from psi.agent.acting import Acting
@@ -44,6 +44,9 @@ from psi.config import Settings
 from psi.errors import ModelError, PsiError
 from psi.goals.conversation import GoalChat
 from psi.goals.store import Goals
+from psi.knowledge.citing import Source as DocSource
+from psi.knowledge.citing import passages_block, source_of, sources_cited
+from psi.knowledge.library import Library
 from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, Reply, ToolSpec
@@ -69,6 +72,9 @@ if TYPE_CHECKING:
 
 RECALL_ITEMS = 6
 RECALL_FACTS = 5
+# A passage scoring under this share of the best one is left out: in a small library
+# every passage is a vector candidate, and a weak one only invites a wrong citation.
+PASSAGE_FLOOR = 0.4
 # Rounds of tool calls a reply may make before it must answer.
 MAX_TOOL_ROUNDS = 4
 
@@ -97,6 +103,16 @@ class Started:
     dropped: int
 
 
+@dataclass(frozen=True)
+class Consulted:
+    """What the user's documents gave a turn: the block for the model, the sources it
+    numbers, and what the person should hear (passages withheld)."""
+
+    block: str | None = None
+    sources: list[DocSource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 class ChatService:
     def __init__(
         self,
@@ -115,6 +131,7 @@ class ChatService:
         toolbox: Toolbox | None = None,
         indexer: BackgroundIndexer | None = None,
         owns_store: bool = True,
+        library: Library | None = None,
     ) -> None:
         """`router` decides which models may see a prompt (default: the user's routing
         policy and this month's spend in the egress ledger); `guards` judge every channel
@@ -122,7 +139,9 @@ class ChatService:
         need the user's yes (default: hold them for `psi approvals`, as for any run with
         nobody to ask); `toolbox` is what a model that calls tools may use. A server
         passes its long-lived `indexer` for the user and `owns_store=False`: then `close`
-        neither stops that indexer nor disposes the shared store."""
+        neither stops that indexer nor disposes the shared store. `library` holds the
+        user's documents: while `use_documents` is on, each message brings the passages
+        most relevant to it into the context, guarded and spotlighted, to be cited."""
         self.settings = settings
         self.store = store
         self.user_id = user_id
@@ -155,6 +174,8 @@ class ChatService:
             Refuse() if settings.safety.confirm == "deny" else HoldForUser()
         )
         self.toolbox = toolbox or builtin_toolbox()
+        self.library = library
+        self.use_documents = library is not None
         # A fresh key per turn marks untrusted text (psi.safety.spotlight); a test that
         # needs the same prompt every run fixes it.
         self.spotlight_key: Callable[[], str] = new_key
@@ -182,11 +203,14 @@ class ChatService:
         resume: bool = False,
         embed: bool = True,
         clock: Clock = system_clock,
+        documents: bool | None = None,
     ) -> ChatService:
         """A service on the configured database, for the named profile (default: settings).
 
         `embed=False` suits one-shot commands: memory is still indexed for keyword
-        recall, but the embedding model is not loaded after the answer."""
+        recall, but the embedding model is not loaded after the answer. `documents`
+        answers from the user's documents (None: when `docs.chat` is on and there are
+        any)."""
         store = open_store(settings.db_url)
         user_id = store.ensure_user(settings.user)
         chat_model = get_model(settings.profile(model), settings)
@@ -199,7 +223,17 @@ class ChatService:
             memory=memory,
             embed=embed,
             clock=clock,
+            library=Library(
+                store,
+                user_id=user_id,
+                settings=settings.docs,
+                embedder=memory.embedder,
+                clock=clock,
+            ),
         )
+        if documents is None:
+            documents = settings.docs.chat and service.has_documents()
+        service.use_documents = documents
         service.pinned = model is not None
         # The guard loads (about 0.7 s for the embedded one) while the model does.
         service.guards.warm()
@@ -255,6 +289,7 @@ class ChatService:
         care: str | None = None,
         key: str | None = None,
         data_rule: bool = False,
+        documents: str | None = None,
     ) -> Message:
         """The system message: psi's prompt, today, the profile, and what memory recalled,
         spotlighted as data under the turn's `key` (with the rule that says what that
@@ -264,15 +299,57 @@ class ChatService:
         parts = [base, f"Today is {today}."]
         if care:
             parts.append(care)
-        if recalled or data_rule:
+        if recalled or documents or data_rule:
             parts.append(DATA_RULE)
         if self.memory is not None:
             profile = profile_block(Profiles(self.store, user_id=self.user_id).get().text)
             if profile:
                 parts.append(profile)
+        key = key or self.spotlight_key()
         if recalled:
-            parts.append(spotlight(recalled, "memory", key or self.spotlight_key()))
+            parts.append(spotlight(recalled, "memory", key))
+        if documents:
+            parts.append(spotlight(documents, "documents", key))
         return Message.system("\n".join(parts))
+
+    def has_documents(self) -> bool:
+        return self.library is not None and self.library.index.count() > 0
+
+    def consult(self, text: str) -> Consulted:
+        """The passages of the user's documents most relevant to `text`, as a numbered
+        block for the system message. Each passes the document-channel guard first; one
+        that reads as instructions (and the policy blocks that) is withheld: its number
+        and place stay, its text does not."""
+        if self.library is None or not self.use_documents:
+            return Consulted()
+        hits = self.library.search(text, limit=self.settings.docs.passages)
+        best = hits[0].score if hits else 0.0
+        numbered: list[tuple[DocSource, str]] = []
+        notes = []
+        for hit in hits:
+            if hit.score <= 0 or hit.score < PASSAGE_FLOOR * best:
+                continue
+            number = len(numbered) + 1
+            verdict = self.guards.check(
+                hit.passage.text, Channel.document, conversation_id=self.conversation_id
+            )
+            body = hit.passage.text
+            withheld = verdict.action == "block"
+            if withheld:
+                reasons = "; ".join(verdict.reasons)
+                body = f"[psi withheld this passage: {reasons}]"
+                notes.append(
+                    f"psi withheld passage [{number}] ({source_of(number, hit.passage).where}) "
+                    f"from the model: {reasons}."
+                )
+            numbered.append((source_of(number, hit.passage, withheld=withheld), body))
+        block, sources = passages_block(
+            numbered,
+            header=prompt_text("documents.md").strip(),
+            budget=self.model.context_window // 4,
+            count=self.model.count_tokens,
+        )
+        return Consulted(block=block, sources=sources, notes=notes)
 
     def recall(self, text: str) -> str | None:
         """What memory holds about `text` (known facts, then said turns) as a block for the
@@ -343,8 +420,12 @@ class ChatService:
         history = [stored.chat for stored in self.history()]
         key = self.spotlight_key()
         recalled = self.recall(text)
-        # Untrusted content already in the context: recalled memories, earlier tool output.
+        consulted = self.consult(text)
+        # Untrusted content already in the context: recalled memories, document passages,
+        # earlier tool output.
         untrusted = {"memory"} if recalled else set()
+        if consulted.sources:
+            untrusted.add("document")
         for m in history:
             if m.role == "tool":
                 tool = self.toolbox.get(m.name or "")
@@ -352,7 +433,11 @@ class ChatService:
                 if source not in TRUSTED_SOURCES:
                     untrusted.add(source)
         system = self.system_message(
-            recalled, care=care_note(verdict), key=key, data_rule=self.model.supports_tools
+            recalled,
+            care=care_note(verdict),
+            key=key,
+            data_rule=self.model.supports_tools,
+            documents=consulted.block,
         )
         # Labelled before fitting: what a smaller window leaves out can only lower the level.
         routed = self.routes_models()
@@ -406,6 +491,8 @@ class ChatService:
         )
         turn.fallbacks = candidates[1:]
         turn.restart = start
+        turn.sources = consulted.sources
+        turn.notes.extend(consulted.notes)
         turn.verdicts.append(verdict)
         turn.asked = text
         if first.tools:
@@ -554,6 +641,8 @@ class Turn:
         self.withheld = False
         # What the user asked, for a guard that judges an answer against its question.
         self.asked: str | None = None
+        # The document passages the model was given, numbered as it may cite them.
+        self.sources: list[DocSource] = []
         self._replaced: Reply | None = None
 
     def use_tools(
@@ -679,6 +768,13 @@ class Turn:
     @property
     def reply(self) -> Reply:
         return self._replaced or self.stream.reply
+
+    @property
+    def cited(self) -> list[DocSource]:
+        """The sources the reply cites as [n]; none for a reply the guard withheld."""
+        if self.withheld:
+            return []
+        return sources_cited(self.reply.text, self.sources)
 
     def interrupt(self) -> Reply:
         """Stop the reply and store what arrived, marked interrupted."""

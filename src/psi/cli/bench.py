@@ -1,4 +1,4 @@
-"""`psi bench generate|startup|embed|memory|memory-scale|goals|pii|safety`: benchmarks; how
+"""`psi bench generate|startup|embed|memory|memory-scale|goals|pii|safety|docs`: benchmarks; how
 to run them is in bench/README.md.
 
 The measuring lives in psi.benchmarks, imported when a command runs; this
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from psi.cli import bench_docs
 from psi.cli.output import err, friendly, out
 
 if TYPE_CHECKING:
@@ -631,3 +632,6 @@ def agent_safety(
         f"at most {most} confirmation per task (target ≤ 1: {_verdict(most <= 1)})"
     )
     _write_json(json_file, figures)
+
+
+app.command("docs")(bench_docs.docs)

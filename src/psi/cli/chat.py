@@ -67,6 +67,9 @@ def ask(
         False, "--json", help="Print one JSON object with the reply, model and usage."
     ),
     continue_: bool = ContinueOption,
+    docs: bool = typer.Option(
+        False, "--docs", "-d", help="Answer from your documents (`psi docs add`), citing them."
+    ),
 ) -> None:
     """Ask one question and stream the answer to standard output."""
     from psi.agent.inputs import decode_input
@@ -78,7 +81,13 @@ def ask(
         text = decode_input(sys.stdin.buffer.read())
     else:
         raise InputError("No question given.", hint='Run `psi ask "your question"`.')
-    service = _open(model, resume=continue_)
+    service = _open(model, resume=continue_, documents=docs)
+    if docs and not service.has_documents():
+        service.close()
+        raise InputError(
+            "You have no documents for psi to answer from.",
+            hint="Add some with `psi docs add PATH` (a notes folder, PDFs, ...).",
+        )
     try:
         turn = service.send(text)
         _notice(turn)
@@ -99,6 +108,7 @@ def _open(
     conversation: int | None = None,
     resume: bool = False,
     interactive: bool = False,
+    documents: bool | None = None,
 ) -> ChatService:
     from psi.agent.chat import ChatService
     from psi.config import load_settings
@@ -113,6 +123,7 @@ def _open(
             conversation_id=conversation,
             resume=resume,
             embed=interactive,
+            documents=documents,
         )
     if sys.stdin.isatty() and settings.safety.confirm == "ask":
         # Someone is at the keyboard to say yes or no; otherwise calls are held.
@@ -168,7 +179,23 @@ def _stream(turn: Turn) -> None:
         return
     sys.stdout.write("\n")
     sys.stdout.flush()
+    _sources(turn)
     _notes(turn)
+
+
+def _sources(turn: Turn) -> None:
+    """The documents the reply cites, under it; if it cites none of the passages it was
+    given, which they were (on standard error: they are not part of the answer)."""
+    from rich.markup import escape
+
+    cited = turn.cited
+    if cited:
+        out.print("Sources:")
+        for source in cited:
+            out.print(f"  [{source.number}] {source.where}", markup=False)
+    elif turn.sources:
+        given = "; ".join(f"[{s.number}] {s.where}" for s in turn.sources)
+        err.print(f"[dim](psi gave the model passages it did not cite: {escape(given)})[/]")
 
 
 def _collect(turn: Turn) -> None:
@@ -198,6 +225,8 @@ def _print_json(turn: Turn) -> None:
         "finish_reason": reply.finish_reason,
         "interrupted": reply.finish_reason == "interrupted",
         "usage": reply.usage.model_dump(),
+        "sources": [source.as_dict() for source in turn.cited],
+        "passages": [source.as_dict() for source in turn.sources],
     }
     sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
 

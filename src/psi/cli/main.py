@@ -13,6 +13,7 @@ from psi.cli import (
     chat,
     config_cmd,
     daemon,
+    docs_cmd,
     doctor,
     egress_cmd,
     goals_cmd,
@@ -58,6 +59,7 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(history.app, name="history")
 app.add_typer(egress_cmd.app, name="egress")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(docs_cmd.app, name="docs")
 app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(models.app, name="models")
 app.add_typer(config_cmd.app, name="config")

@@ -11,6 +11,7 @@ query is scoped by it, so another user's row is simply not found (404).
 - `/api/goals`, `/api/items`, `/api/agenda`, `/api/review`: routes.goals;
 - `/api/approvals`, `/api/audit`, `/api/egress`: routes.safety;
 - `/api/users`, `/api/tokens`, `/api/settings`: routes.admin;
+- `/api/docs`: the user's documents (list, search, remove): routes.docs;
 - `/mcp`: psi mcp's tools and resources over MCP's streamable HTTP for the token's user;
   its errors are JSON-RPC errors, as an MCP client expects (psi.mcp.http).
 
@@ -36,7 +37,7 @@ from psi.config import Settings
 from psi.errors import InvalidSetting, PsiError
 from psi.server.deps import error_body, status_of
 from psi.server.limits import RequestTimeoutMiddleware, limit_requests
-from psi.server.routes import admin, chat, goals, memory, safety
+from psi.server.routes import admin, chat, docs, goals, memory, safety
 from psi.server.state import Services
 from psi.store.db import Store, open_store
 
@@ -107,7 +108,7 @@ def create_app(
         ]
         return JSONResponse(body, status_code=422)
 
-    for module in (chat, memory, goals, safety, admin):
+    for module in (chat, memory, docs, goals, safety, admin):
         app.include_router(module.router)
     app.router.routes.append(mcp.route())
     # The web app at `/` (psi.web): the same services, for a person in a browser.

@@ -104,9 +104,11 @@ def served_chat(
     """A chat service for one request of a served user, and the lock its model needs while
     it answers: the process's model object and the user's memory and indexer, indexing
     after the response, and approvals held for later (nobody is at a keyboard, so calls
-    that need a yes wait in /api/approvals, or are refused under confirm = deny).
+    that need a yes wait in /api/approvals, or are refused under confirm = deny), and the
+    user's documents once they have any.
     `model` is "psi" (the route picks) or a profile name; `kind` a ChatService subclass."""
     from psi.agent.chat import ChatService
+    from psi.knowledge.library import Library
     from psi.safety.approval import HoldForUser, Refuse
 
     chosen = settings.default_model if model == "psi" else model
@@ -122,7 +124,10 @@ def served_chat(
         owns_store=False,
         embed=False,
         approver=Refuse() if settings.safety.confirm == "deny" else HoldForUser(),
+        library=Library(store, user_id=user_id, settings=settings.docs, embedder=memory.embedder),
     )
+    # The user's documents answer too, once there are any (docs.chat), as in psi chat.
+    service.use_documents = settings.docs.chat and service.has_documents()
     service.pinned = model != "psi"
     return service, lock
 

@@ -26,6 +26,8 @@ from psi.store.db import Store
 from psi.store.models import Base, User
 
 BATCH = 500
+# Tables whose vectors live in pgvector's `embedding` column on PostgreSQL.
+VECTOR_TABLES = ("memory_items", "doc_chunks")
 
 
 def copy_database(
@@ -57,7 +59,7 @@ def copy_database(
                 if vectors:
                     writing.execute(
                         text(
-                            "UPDATE memory_items SET embedding = CAST(:vector AS vector) "
+                            f"UPDATE {table.name} SET embedding = CAST(:vector AS vector) "
                             "WHERE id = :id"
                         ),
                         vectors,
@@ -101,8 +103,9 @@ def _batches(connection: Any, table: Table) -> Iterator[list[dict[str, Any]]]:
 
 
 def _vectors(table: Table, rows: list[dict[str, Any]], target: Store) -> list[dict[str, Any]]:
-    """On PostgreSQL, memory vectors go to pgvector's column (the BLOB stays empty)."""
-    if table.name != "memory_items" or target.is_sqlite:
+    """On PostgreSQL, memory and document vectors go to pgvector's column (the BLOB stays
+    empty)."""
+    if table.name not in VECTOR_TABLES or target.is_sqlite:
         return []
     from psi.memory.episodes import pg_vector
 

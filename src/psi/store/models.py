@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Double,
     ForeignKey,
@@ -523,3 +524,75 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DocRoot(Base):
+    """A file or folder the user gave psi to read (`psi docs add`), or one they took out
+    of a folder they gave (`excluded`), which `psi docs sync` then passes over."""
+
+    __tablename__ = "doc_roots"
+    __table_args__ = (UniqueConstraint("user_id", "path", name="uq_doc_roots_user_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Document(Base):
+    """One file psi has read: where it is, what it held (by SHA-256) and what it is about.
+
+    `size` and `mtime_ns` let a sync pass over a file without reading it; `sha256`
+    tells a real change from a touch, and a moved file from a new one."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("user_id", "path", name="uq_documents_user_path"),
+        Index("ix_documents_user_sha256", "user_id", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    root_id: Mapped[int | None] = mapped_column(
+        ForeignKey("doc_roots.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    links: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DocChunk(Base):
+    """A passage of a document: its heading path and page are where a citation points.
+
+    `keywords` is what the keyword index holds (title, heading and text); `vector` embeds
+    the same on SQLite (PostgreSQL keeps it in pgvector's `embedding`, migration 0013).
+    Ids are never reused (AUTOINCREMENT), so a count and the highest id tell a cached
+    matrix of vectors whether it is stale."""
+
+    __tablename__ = "doc_chunks"
+    __table_args__ = (
+        Index("ix_doc_chunks_user_embedder", "user_id", "embedder"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ord: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    page: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text)
+    embedder: Mapped[str | None] = mapped_column(String(200))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)

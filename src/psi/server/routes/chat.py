@@ -180,6 +180,8 @@ def _completion(turn: Any, reply_id: str, created: int) -> dict[str, Any]:
         "model": reply.model or turn.model.name,
         "psi_conversation_id": turn.conversation_id,
         "psi_notes": turn.notes,
+        # The documents the answer cites as [n], with links (file:///...#page=3).
+        "psi_sources": [source.as_dict() for source in turn.cited],
         "choices": [
             {
                 "index": 0,

@@ -111,9 +111,9 @@ _PG_TOP = text(
     """
     WITH words AS (
         SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :words))
-    ), everyone AS (
+    ), everyone AS MATERIALIZED (
         SELECT count(*)::float AS n FROM memory_items WHERE user_id = :user
-    ), df AS (
+    ), df AS MATERIALIZED (
         SELECT w.lexeme, (
             SELECT count(*) FROM memory_items AS m
             WHERE m.user_id = :user AND m.{column} @@ quote_literal(w.lexeme)::tsquery

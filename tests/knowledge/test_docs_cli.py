@@ -104,6 +104,7 @@ def test_ask_docs_lists_the_cited_sources_under_the_answer(
             "heading": "Porto trip > Packing",
             "page": None,
             "uri": note.as_uri(),
+            "passage_id": 1,
         }
     ]
 

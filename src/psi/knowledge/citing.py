@@ -29,6 +29,7 @@ class Source:
     heading: str
     page: int | None
     withheld: bool = False
+    passage_id: int | None = None
 
     @property
     def where(self) -> str:
@@ -54,6 +55,7 @@ class Source:
             "heading": self.heading,
             "page": self.page,
             "uri": self.uri,
+            "passage_id": self.passage_id,
         }
 
 
@@ -65,6 +67,7 @@ def source_of(number: int, passage: Passage, *, withheld: bool = False) -> Sourc
         heading=passage.heading,
         page=passage.page,
         withheld=withheld,
+        passage_id=passage.id,
     )
 
 

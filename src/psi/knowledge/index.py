@@ -252,6 +252,18 @@ class DocIndex:
         with self.store.session() as session:
             return {int(r[0]): Passage(*r) for r in session.execute(query)}
 
+    def passage(self, passage_id: int) -> Passage:
+        """One of this user's passages; NotFound for anyone else's."""
+        from psi.errors import NotFound
+
+        found = self.passages([passage_id]).get(passage_id)
+        if found is None:
+            raise NotFound(
+                f"No passage {passage_id} in your documents.",
+                hint="It may have changed at a sync; ask again to get fresh sources.",
+            )
+        return found
+
     def every_passage(self) -> list[Passage]:
         """All of this user's passages, in the order they were stored."""
         query = select(DocChunk.id).where(DocChunk.user_id == self.user_id)

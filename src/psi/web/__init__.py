@@ -25,10 +25,10 @@ _TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 
 def web_router(web: Web) -> APIRouter:
-    from psi.web import auth, chat, goals, memory, notices, privacy, settings_page
+    from psi.web import auth, chat, docs, goals, memory, notices, privacy, settings_page
 
     router = APIRouter(include_in_schema=False)
-    for module in (auth, chat, goals, memory, privacy, settings_page, notices):
+    for module in (auth, chat, docs, goals, memory, privacy, settings_page, notices):
         router.include_router(module.routes(web))
     static = {
         item.name: item.read_bytes()

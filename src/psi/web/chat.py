@@ -196,6 +196,11 @@ def _finished(web: Web, service: WebChat, turn: Turn) -> dict[str, Any]:
         "where": shown.where,
         "why": why,
         "memories": lines,
+        # The documents the reply cites as [n], each a link to the passage as psi read it.
+        "sources": [
+            {"number": s.number, "where": s.where, "href": f"/docs/passage/{s.passage_id}"}
+            for s in turn.cited
+        ],
         "interrupted": reply.finish_reason == "interrupted",
         "conversation": turn.conversation_id,
     }

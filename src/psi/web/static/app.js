@@ -120,6 +120,15 @@
               ? details("Memories used (" + data.memories.length + ")", data.memories)
               : el("span", { class: "muted" }, "No memories used"));
             reply.appendChild(meta);
+            if (data.sources.length) {
+              var sources = el("ol", { class: "sources", "aria-label": "Sources" });
+              data.sources.forEach(function (source) {
+                var item = el("li", { value: String(source.number) });
+                item.appendChild(el("a", { href: source.href }, source.where));
+                sources.appendChild(item);
+              });
+              reply.appendChild(sources);
+            }
           } else if (kind === "error") {
             reply.classList.add("error");
             body.textContent = data.message + (data.hint ? " " + data.hint : "");

@@ -4,7 +4,7 @@ Every query filters by `user_id`. As for memory (psi.memory.episodes), the two
 databases differ only here: on SQLite, keyword search is FTS5 (`doc_fts`, BM25, Porter
 stemming) and vectors are BLOBs searched as a matrix cached per process, reloaded when
 the passages' count or highest id moves (ids are never reused); on PostgreSQL, a
-generated tsvector under GIN (ts_rank_cd) and a pgvector column searched in SQL.
+generated tsvector under GIN (BM25 in SQL) and a pgvector column (psi.store.pgsearch).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from numpy.typing import NDArray
 from sqlalchemy import delete, func, select, text, update
 
 from psi.knowledge.chunking import Chunk
-from psi.memory.episodes import dense_search, fts_query, pg_vector, topical_words
+from psi.memory.episodes import dense_search, fts_query, topical_words
 from psi.store.db import Store
 from psi.store.models import DocChunk, DocRoot, Document
+from psi.store.pgsearch import PgSearch
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,7 @@ _FTS_TOP = text(
     "JOIN doc_chunks AS c ON c.id = f.rowid "
     "WHERE doc_fts MATCH :match AND c.user_id = :user ORDER BY score LIMIT :limit"
 )
-_PG_TOP = text(
-    "SELECT id, ts_rank_cd(keywords_tsv, query) AS score "
-    "FROM doc_chunks, websearch_to_tsquery('english', :match) AS query "
-    "WHERE user_id = :user AND keywords_tsv @@ query ORDER BY score DESC, id LIMIT :limit"
-)
-_PG_NEAREST = text(
-    "SELECT id, -(embedding <#> CAST(:query AS vector)) AS score FROM doc_chunks "
-    "WHERE user_id = :user AND embedder = :embedder AND embedding IS NOT NULL "
-    "ORDER BY embedding <#> CAST(:query AS vector), id LIMIT :limit"
-)
+_PG = PgSearch("doc_chunks")  # the PostgreSQL side of search
 
 
 class DocIndex:
@@ -273,15 +265,12 @@ class DocIndex:
         return [found[i] for i in sorted(found)]
 
     def keyword_search(self, query: str, *, limit: int) -> list[tuple[int, float]]:
-        """(passage id, score; higher is better): BM25 on SQLite, ts_rank_cd on PostgreSQL."""
+        """(passage id, BM25; higher is better): FTS5's on SQLite, psi.store.pgsearch's on
+        PostgreSQL."""
         if not self.store.is_sqlite:
-            words = topical_words(query)
-            if not words:
-                return []
-            params = {"match": " or ".join(words), "user": self.user_id, "limit": limit}
             with self.store.session() as session:
-                rows = session.execute(_PG_TOP, params).all()
-            return [(int(r[0]), float(r[1])) for r in rows]
+                return _PG.keywords(session, topical_words(query), user_id=self.user_id,
+                                    column="keywords_tsv", limit=limit)  # fmt: skip
         match = fts_query(query)
         if match is None:
             return []
@@ -326,16 +315,8 @@ class DocIndex:
                     ],
                 )
                 return
-            session.execute(
-                text(
-                    "UPDATE doc_chunks SET embedding = CAST(:vector AS vector), "
-                    "embedder = :embedder WHERE id = :id AND user_id = :user"
-                ),
-                [
-                    {"id": i, "vector": pg_vector(v), "embedder": embedder, "user": self.user_id}
-                    for i, v in zip(ids, vectors, strict=True)
-                ],
-            )
+            _PG.set_embeddings(session, dict(zip(ids, vectors, strict=True)),
+                               user_id=self.user_id, embedder=embedder)  # fmt: skip
 
     def nearest(
         self, embedder: str, query: NDArray[np.float32], *, limit: int
@@ -345,15 +326,8 @@ class DocIndex:
         if self.store.is_sqlite:
             ids, matrix = _MATRICES.matrix(self, embedder)
             return dense_search(ids, matrix, query, limit=limit)
-        params = {
-            "query": pg_vector(query),
-            "user": self.user_id,
-            "embedder": embedder,
-            "limit": limit,
-        }
         with self.store.session() as session:
-            rows = session.execute(_PG_NEAREST, params).all()
-        return [(int(r[0]), float(r[1])) for r in rows]
+            return _PG.nearest(session, query, user_id=self.user_id, embedder=embedder, limit=limit)
 
     def vector_state(self, embedder: str) -> tuple[int, int]:
         """(count, highest id) of this user's passages with vectors from `embedder`."""

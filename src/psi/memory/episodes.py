@@ -8,7 +8,7 @@ items on two cores, with nothing to build or repair beside the table itself.
 
 On PostgreSQL (migration 0012), the table carries its own indexes: generated
 tsvector columns under GIN (English stemming), ranked by BM25 computed in SQL
-over them (`_PG_TOP`), and a pgvector `embedding` column searched in SQL by
+over them (psi.store.pgsearch), and a pgvector `embedding` column searched in SQL by
 inner product (`nearest`), exact within the user's rows. Several server processes
 then share one index, and no process holds a matrix.
 
@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 from psi.memory.rank import turn_text
 from psi.store.db import Store
 from psi.store.models import MemoryItem, Message
+from psi.store.pgsearch import PgSearch
 
+_PG = PgSearch("memory_items")  # the PostgreSQL side of search
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -92,55 +94,9 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{word}"' for word in words)
 
 
-def pg_vector(vector: NDArray[np.float32]) -> str:
-    """pgvector's text form, `[0.1,0.2,...]`, exact for float32."""
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
-
-
 _TOP_ANYONE = text(
     "SELECT rowid, bm25(memory_fts) AS score FROM memory_fts "
     "WHERE memory_fts MATCH :match AND rowid > :after ORDER BY score LIMIT :limit"
-)
-# BM25 (k1 = 1.2, b = 0.75, as FTS5's bm25()) computed over the tsvector column, since
-# PostgreSQL's own ts_rank_cd has no inverse document frequency: a word every turn holds
-# would count as much as a name said once (LoCoMo recall@10 0.739 with it, against 0.810
-# for FTS5). Document frequencies come from the GIN index, one count per query word;
-# term frequencies from the matching rows' positions; a row's length is its number of
-# distinct lexemes, against the average of the matching rows.
-_PG_TOP = text(
-    """
-    WITH words AS (
-        SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :words))
-    ), everyone AS MATERIALIZED (
-        SELECT count(*)::float AS n FROM memory_items WHERE user_id = :user
-    ), df AS MATERIALIZED (
-        SELECT w.lexeme, (
-            SELECT count(*) FROM memory_items AS m
-            WHERE m.user_id = :user AND m.{column} @@ quote_literal(w.lexeme)::tsquery
-        )::float AS df
-        FROM words AS w
-    ), hits AS (
-        SELECT m.id, length(m.{column})::float AS dl, t.lexeme,
-               array_length(t.positions, 1)::float AS tf
-        FROM memory_items AS m, unnest(m.{column}) AS t
-        WHERE m.user_id = :user AND m.id > :after
-          AND m.{column} @@ websearch_to_tsquery('english', :match)
-          AND t.lexeme IN (SELECT lexeme FROM words)
-    ), average AS (
-        SELECT avg(dl) AS avgdl FROM (SELECT DISTINCT id, dl FROM hits) AS rows
-    )
-    SELECT h.id, sum(
-        ln(1 + (everyone.n - df.df + 0.5) / (df.df + 0.5))
-        * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.dl / greatest(average.avgdl, 1)))
-    ) AS score
-    FROM hits AS h JOIN df USING (lexeme), everyone, average
-    GROUP BY h.id ORDER BY score DESC, h.id LIMIT :limit
-    """
-)
-_PG_NEAREST = text(
-    "SELECT id, -(embedding <#> CAST(:query AS vector)) AS score FROM memory_items "
-    "WHERE user_id = :user AND embedder = :embedder AND embedding IS NOT NULL "
-    "ORDER BY embedding <#> CAST(:query AS vector), id LIMIT :limit"
 )
 _TOP_OWN = text(
     "SELECT f.rowid, bm25(memory_fts) AS score FROM memory_fts AS f "
@@ -283,38 +239,25 @@ class Episodes:
     ) -> None:
         """PostgreSQL: the vectors into the pgvector column (the BLOB stays empty)."""
         with self.store.session() as session:
-            session.execute(
-                text(
-                    "UPDATE memory_items SET embedding = CAST(:vector AS vector), "
-                    "embedder = :embedder WHERE id = :id AND user_id = :user"
-                ),
-                [
-                    {"id": i, "vector": pg_vector(v), "embedder": embedder, "user": self.user_id}
-                    for i, v in zip(ids, vectors, strict=True)
-                ],
-            )
+            _PG.set_embeddings(
+                session, dict(zip(ids, vectors, strict=True)), user_id=self.user_id,
+                embedder=embedder,
+            )  # fmt: skip
 
     def nearest(
         self, embedder: str, query: NDArray[np.float32], *, limit: int
     ) -> list[tuple[int, float]]:
         """PostgreSQL: (id, cosine) of this user's `limit` episodes nearest `query`,
         by pgvector in the database (vectors are unit length: inner product = cosine)."""
-        params = {
-            "query": pg_vector(query),
-            "user": self.user_id,
-            "embedder": embedder,
-            "limit": limit,
-        }
         with self.store.session() as session:
-            rows = session.execute(_PG_NEAREST, params).all()
-        return [(int(row[0]), float(row[1])) for row in rows]
+            return _PG.nearest(session, query, user_id=self.user_id, embedder=embedder, limit=limit)
 
     def keyword_search(
         self, query: str, *, limit: int, column: str = "document", after: int = 0
     ) -> list[tuple[int, float]]:
         """(episode id, score; higher is better) for the best `limit` matches in
         `column`: "document" (the turn with its neighbours) or "turn" (the turn alone),
-        among episodes with ids above `after`. BM25 on SQLite, ts_rank_cd on PostgreSQL."""
+        among episodes with ids above `after`. BM25 on both (FTS5; psi.store.pgsearch)."""
         if column not in ("document", "turn"):
             raise ValueError(f"no keyword column {column!r}")
         if not self.store.is_sqlite:
@@ -345,22 +288,11 @@ class Episodes:
     def _pg_keyword_search(
         self, query: str, *, limit: int, column: str, after: int
     ) -> list[tuple[int, float]]:
-        words = topical_words(query)
-        if not words:
-            return []
-        # websearch syntax takes any text without a syntax error; "or" between words
-        # matches any of them, as the FTS5 query does.
-        params = {
-            "match": " or ".join(words),
-            "words": " ".join(words),
-            "user": self.user_id,
-            "limit": limit,
-            "after": after,
-        }
-        statement = text(_PG_TOP.text.format(column=f"{column}_tsv"))
         with self.store.session() as session:
-            rows = session.execute(statement, params).all()
-        return [(int(row[0]), float(row[1])) for row in rows]
+            return _PG.keywords(
+                session, topical_words(query), user_id=self.user_id,
+                column=f"{column}_tsv", limit=limit, after=after,
+            )  # fmt: skip
 
     def documents(self) -> list[tuple[int, str]]:
         """(id, keyword document) of every episode, oldest first."""

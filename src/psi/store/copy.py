@@ -107,7 +107,7 @@ def _vectors(table: Table, rows: list[dict[str, Any]], target: Store) -> list[di
     empty)."""
     if table.name not in VECTOR_TABLES or target.is_sqlite:
         return []
-    from psi.memory.episodes import pg_vector
+    from psi.store.pgsearch import pg_vector
 
     moved = []
     for row in rows:

@@ -187,3 +187,10 @@ def test_drafts_refuse_nonsense() -> None:
     assert GoalDraft(
         title="  Read   more ", starts_on=date(2026, 1, 1), target_date=date(2026, 2, 1)
     ).title == ("Read more")
+
+
+def test_a_metric_beyond_a_trillion_is_refused_before_any_plan_is_drafted() -> None:
+    """The fuzzer's 2.6e307 km once overflowed the plan's arithmetic (a 500 from the API)."""
+    with pytest.raises(ValueError, match="within"):
+        MetricDraft(unit="km", baseline=0, target=2.6e307, direction="increase",
+                    aggregate="sum")  # fmt: skip

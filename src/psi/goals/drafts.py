@@ -42,6 +42,11 @@ def _title(value: str) -> str:
     return cleaned
 
 
+# No goal measures beyond a trillion of its unit; past that, a plan's arithmetic (steps
+# between baseline and target) would overflow floats.
+METRIC_LIMIT = 1e12
+
+
 class MetricDraft(BaseModel):
     """A measured goal: from `baseline` to `target` in `unit`."""
 
@@ -65,6 +70,8 @@ class MetricDraft(BaseModel):
     def _sensible(self) -> MetricDraft:
         if not (math.isfinite(self.baseline) and math.isfinite(self.target)):
             raise ValueError("baseline and target must be finite numbers")
+        if max(abs(self.baseline), abs(self.target)) > METRIC_LIMIT:
+            raise ValueError(f"baseline and target must be within ±{METRIC_LIMIT:g}")
         if self.baseline == self.target:
             raise ValueError("the target must differ from the baseline")
         if (self.target > self.baseline) != (self.direction == "increase"):

@@ -87,7 +87,7 @@ def _ramp(level: float, target: float, count: int) -> list[float | None]:
     exactly), rounded to a power of ten no larger than a step so they stay strictly
     monotone; unrounded if floats cannot keep them apart, None if nothing can."""
     step = abs(target - level) / count
-    exact = [level + (target - level) * i / count for i in range(1, count)] + [target]
+    exact = [level + (target - level) * (i / count) for i in range(1, count)] + [target]
     candidates = [exact]
     if step > 0 and math.isfinite(step):
         quantum = 10.0 ** math.floor(math.log10(step))

@@ -13,17 +13,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client, types
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
 import psi
 from psi.llm.types import Message
 from psi.safety.audit import Audit
 from psi.store.conversations import Conversations
 from psi.store.db import Store
+from support.serving import call, failure, read
 
 pytestmark = pytest.mark.databases  # on SQLite and PostgreSQL
 
@@ -65,27 +65,6 @@ def talk(home: Path, conversation: Session) -> None:
                 await conversation(session)
 
     anyio.run(run)
-
-
-async def call(session: ClientSession, tool: str, **arguments: Any) -> dict[str, Any]:
-    """A tool's result, which must not be an error; its text block is the same JSON."""
-    result = await session.call_tool(tool, arguments)
-    text = result.content[0].text  # type: ignore[union-attr]
-    assert not result.is_error, text
-    assert result.structured_content == json.loads(text)
-    return result.structured_content
-
-
-async def failure(session: ClientSession, tool: str, **arguments: Any) -> str:
-    result = await session.call_tool(tool, arguments)
-    assert result.is_error
-    return result.content[0].text  # type: ignore[union-attr]
-
-
-async def read(session: ClientSession, uri: str) -> str:
-    contents = (await session.read_resource(uri)).contents
-    assert isinstance(contents[0], types.TextResourceContents)
-    return contents[0].text
 
 
 def in_a_year() -> str:

@@ -222,3 +222,41 @@ def test_indexing_in_any_batches_links_turns_and_windows_them_as_at_once(
                 date=day_label(episode.at), before=WINDOW, after=WINDOW,
             )  # fmt: skip
             assert documents[episode.id] == expected
+
+
+def test_a_word_most_of_a_long_memory_holds_recalls_nothing_on_its_own(
+    store: Store, conversations: Conversations
+) -> None:
+    """Past COMMON_FLOOR episodes, a word more than half of them hold ("hi" to a
+    companion) is left out of keyword search: it tells no turn from another, and scoring
+    every row that holds it grew each reply's cost with the memory. A rarer word beside
+    it still finds its turn; in a short memory the same word still recalls."""
+    from psi.memory.episodes import COMMON_FLOOR
+    from psi.store.models import Conversation
+    from psi.store.models import Message as Row
+
+    short = Memory(store, user_id=conversations.user_id)
+    said(conversations, [("Ada", "hi"), ("psi", "Hello Ada.")], START)
+    short.index_pending(embed=False)
+    assert [r.episode.text for r in short.recall("hi", limit=1)] == ["hi"]
+
+    with store.session() as session:
+        for n in range(COMMON_FLOOR):
+            at = START + timedelta(minutes=n + 1)
+            chat = Conversation(user_id=conversations.user_id, created_at=at, updated_at=at)
+            session.add(chat)
+            session.flush()
+            session.add(Row(conversation_id=chat.id, user_id=conversations.user_id,
+                            role="user", content="hi", name="Ada", created_at=at))  # fmt: skip
+    said(
+        conversations,
+        [("Ada", "hi, the bike needs new brakes"), ("psi", "The shop on Elm Street?")],
+        START + timedelta(days=2),
+    )
+    memory = Memory(store, user_id=conversations.user_id)
+    assert memory.index_pending(embed=False) == COMMON_FLOOR + 2
+
+    assert memory.recall("hi", limit=5) == []
+    found = memory.recall("hi! what did I say about the brakes?", limit=5)
+    assert found[0].episode.text == "hi, the bike needs new brakes"
+    assert all("brakes" in " ".join(e.text for e in r.context) for r in found[:1])

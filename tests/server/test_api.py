@@ -159,6 +159,15 @@ def test_bad_requests_are_4xx_with_messages(server: Server) -> None:
         json={"messages": [{"role": "assistant", "content": "hi"}]},
     )  # fmt: skip
     assert last.status_code == 400 and "last message" in last.json()["error"]["message"]
+    # Refused before anything is kept: the earlier turns start no conversation.
+    before = server.get("/api/conversations", "alice").json()["data"]
+    seeded = server.post(
+        "/v1/chat/completions", "alice",
+        json={"messages": [{"role": "user", "content": "keep me?"},
+                           {"role": "assistant", "content": "   "}]},
+    )  # fmt: skip
+    assert seeded.status_code == 400
+    assert server.get("/api/conversations", "alice").json()["data"] == before
     unknown = server.post(
         "/v1/chat/completions", "alice",
         json={"model": "nope", "messages": [{"role": "user", "content": "hi"}]},

@@ -23,18 +23,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from psi.memory.rank import turn_text
+from psi.memory.snapshot import porter
 from psi.store.db import Store
 from psi.store.models import MemoryItem, Message
 from psi.store.pgsearch import PgSearch
 
-_PG = PgSearch("memory_items")  # the PostgreSQL side of search
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -88,10 +90,29 @@ def topical_words(query: str) -> list[str]:
 
 def fts_query(query: str) -> str | None:
     """An FTS5 query matching any topical word of `query`, each quoted so no syntax leaks in."""
-    words = topical_words(query)
+    return fts_match(topical_words(query))
+
+
+def fts_match(words: Sequence[str]) -> str | None:
+    """An FTS5 query matching any of `words`, each quoted so no syntax leaks in."""
     if not words:
         return None
     return " OR ".join(f'"{word}"' for word in words)
+
+
+# A word more than half of the episodes hold weighs nothing in BM25 (FTS5's idf is
+# clamped to ~0 there), yet FTS5 scores every row holding it: "hi" in 100,000 episodes
+# costs ~50 ms a search, against ~1.5 ms to count it. Keyword search leaves such words
+# out once a memory holds COMMON_FLOOR episodes; below that, short conversations' window
+# documents hold most of their words, and every row is cheap to score.
+COMMON_FLOOR = 1_000
+
+# The PostgreSQL side of search leaves the same words out, in its BM25 query.
+_PG = PgSearch("memory_items", common_floor=COMMON_FLOOR)
+
+_TERM_COUNTS = text(
+    "SELECT term, doc FROM memory_fts_terms WHERE col = :column AND term IN :terms"
+).bindparams(bindparam("terms", expanding=True))
 
 
 _TOP_ANYONE = text(
@@ -262,12 +283,12 @@ class Episodes:
             raise ValueError(f"no keyword column {column!r}")
         if not self.store.is_sqlite:
             return self._pg_keyword_search(query, limit=limit, column=column, after=after)
-        match = fts_query(query)
-        if match is None:
-            return []
-        match = f"{{{column}}} : ({match})"
-        params = {"match": match, "user": self.user_id, "limit": limit, "after": after}
         with self.store.session() as session:
+            match = fts_match(self._telling(session, topical_words(query), column))
+            if match is None:
+                return []
+            match = f"{{{column}}} : ({match})"
+            params = {"match": match, "user": self.user_id, "limit": limit, "after": after}
             # The keyword index holds every user's episodes. Rank without joining
             # memory_items first (a third of the cost); when every hit is this user's,
             # that is exactly their top `limit`. Otherwise rank again, scoped.
@@ -284,6 +305,30 @@ class Episodes:
                 rows = session.execute(_TOP_OWN, params).all()
         # FTS5's bm25() is negative, more negative meaning a better match.
         return [(int(row[0]), -float(row[1])) for row in rows]
+
+    def telling_words(self, query: str, *, column: str = "document") -> list[str]:
+        """The topical words of `query` keyword search looks for: those in no more than
+        half of the episodes' `column` (all of them in a memory under COMMON_FLOOR). On
+        PostgreSQL, every topical word: its BM25 query leaves the common ones out itself."""
+        words = topical_words(query)
+        if not self.store.is_sqlite:
+            return words
+        with self.store.session() as session:
+            return self._telling(session, words, column)
+
+    def _telling(self, session: Session, words: list[str], column: str) -> list[str]:
+        if not words:
+            return words
+        stems = dict(zip(words, porter(words), strict=True))
+        terms = {"column": column, "terms": sorted(set(stems.values()))}
+        held = {str(term): int(count) for term, count in session.execute(_TERM_COUNTS, terms)}
+        if 2 * max(held.values(), default=0) <= COMMON_FLOOR:
+            return words
+        # FTS5 ranks over every user's rows, so its idf counts them all; so does this.
+        everyone = int(session.scalar(select(func.count()).select_from(MemoryItem)) or 0)
+        if everyone < COMMON_FLOOR:
+            return words
+        return [word for word in words if 2 * held.get(stems[word], 0) <= everyone]
 
     def _pg_keyword_search(
         self, query: str, *, limit: int, column: str, after: int
@@ -426,6 +471,34 @@ class Episodes:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
+@cache
+def _tails() -> Select[tuple[Any, ...]]:
+    """The newest :count episodes of each of :conversations, oldest first (built once:
+    the indexer asks it for every batch)."""
+    newest = (
+        func.row_number()
+        .over(partition_by=MemoryItem.conversation_id, order_by=MemoryItem.id.desc())
+        .label("newest")
+    )
+    ranked = (
+        select(*_EPISODE_COLUMNS, newest)
+        .where(
+            MemoryItem.user_id == bindparam("user"),
+            MemoryItem.conversation_id.in_(bindparam("conversations", expanding=True)),
+        )
+        .subquery()
+    )
+    return (
+        select(*(ranked.c[c.key] for c in _EPISODE_COLUMNS))
+        .where(ranked.c.newest <= bindparam("count"))
+        .order_by(ranked.c.id)
+    )
+
+
+_LINK = text("UPDATE memory_items SET prev_id = :prev WHERE id = :id AND user_id = :user")
+_FTS_INSERT = text("INSERT INTO memory_fts(rowid, document, turn) VALUES (:id, :document, :turn)")
+
+
 class Indexing:
     """Reads and writes of indexing inside one session (Episodes.indexing's transaction)."""
 
@@ -466,26 +539,10 @@ class Indexing:
         """The newest `count` episodes of each conversation, oldest first, in one query."""
         if not conversation_ids:
             return {}
-        newest = (
-            func.row_number()
-            .over(partition_by=MemoryItem.conversation_id, order_by=MemoryItem.id.desc())
-            .label("newest")
-        )
-        ranked = (
-            select(*_EPISODE_COLUMNS, newest)
-            .where(
-                MemoryItem.user_id == self.user_id,
-                MemoryItem.conversation_id.in_(list(conversation_ids)),
-            )
-            .subquery()
-        )
-        query = (
-            select(*(ranked.c[c.key] for c in _EPISODE_COLUMNS))
-            .where(ranked.c.newest <= count)
-            .order_by(ranked.c.id)
-        )
+        query = _tails()
+        params = {"user": self.user_id, "conversations": list(conversation_ids), "count": count}
         found: dict[int, list[Episode]] = {}
-        for row in self.session.execute(query):
+        for row in self.session.execute(query, params):
             found.setdefault(row.conversation_id, []).append(Episode(*row))
         return found
 
@@ -494,32 +551,54 @@ class Indexing:
     ) -> list[int]:
         """Consecutive episodes of one conversation, each linked to the one before (the
         first to `after`), with their keyword documents."""
-        ids: list[int] = []
-        previous = after
-        for item, document in zip(said, documents, strict=True):
-            previous = self.session.execute(
-                insert(MemoryItem).returning(MemoryItem.id),
-                {
-                    "user_id": self.user_id,
-                    "kind": "episode",
-                    "message_id": item.message_id,
-                    "conversation_id": item.conversation_id,
-                    "prev_id": previous,
-                    "speaker": item.speaker,
-                    "text": item.text,
-                    "document": document,
-                    "at": item.at,
-                },
-            ).scalar_one()
-            ids.append(previous)
-        if self.is_sqlite and ids:
+        return self.add_chains([(said, documents, after)])[0]
+
+    def add_chains(
+        self, chains: Sequence[tuple[Sequence[Said], Sequence[str], int | None]]
+    ) -> list[list[int]]:
+        """`add_chain` for several conversations at once, in three statements: the
+        episodes (their ids returned in order), the links between new episodes, and the
+        keyword index."""
+        rows = [
+            {
+                "user_id": self.user_id,
+                "kind": "episode",
+                "message_id": item.message_id,
+                "conversation_id": item.conversation_id,
+                "prev_id": after if i == 0 else None,
+                "speaker": item.speaker,
+                "text": item.text,
+                "document": document,
+                "at": item.at,
+            }
+            for said, documents, after in chains
+            for i, (item, document) in enumerate(zip(said, documents, strict=True))
+        ]
+        if not rows:
+            return [[] for _ in chains]
+        made = list(
+            self.session.scalars(
+                insert(MemoryItem).returning(MemoryItem.id, sort_by_parameter_order=True), rows
+            )
+        )
+        ids: list[list[int]] = []
+        for said, _, _ in chains:
+            ids.append(made[: len(said)])
+            made = made[len(said) :]
+        links = [
+            {"id": chain[i], "prev": chain[i - 1], "user": self.user_id}
+            for chain in ids
+            for i in range(1, len(chain))
+        ]
+        if links:
+            self.session.execute(_LINK, links)
+        if self.is_sqlite:
             self.session.execute(
-                text(
-                    "INSERT INTO memory_fts(rowid, document, turn) VALUES (:id, :document, :turn)"
-                ),
+                _FTS_INSERT,
                 [
                     {"id": i, "document": d, "turn": f"{s.speaker}: {s.text}"}
-                    for i, d, s in zip(ids, documents, said, strict=True)
+                    for (said, documents, _), chain in zip(chains, ids, strict=True)
+                    for i, d, s in zip(chain, documents, said, strict=True)
                 ],
             )
         return ids

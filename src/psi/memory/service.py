@@ -132,31 +132,26 @@ class Memory:
     def _index(self, batch: Indexing, said: list[Said]) -> None:
         """Episodes of `said`, linked to the turns before them in their conversations; the
         new turns' window documents, and those of the WINDOW turns before them, whose
-        windows now reach them."""
-        runs = _by_conversation(said)
+        windows now reach them. A few statements for the whole batch, however many
+        conversations it holds."""
+        groups = _by_conversation(said)
         # A turn's window reaches WINDOW turns back, so the earlier turns whose windows
         # change need the WINDOW turns before them too.
-        tails = batch.tails(sorted({c for c, _ in runs}), 2 * WINDOW)
-        for conversation_id, new in runs:
+        tails = batch.tails(sorted(groups), 2 * WINDOW)
+        chains: list[tuple[list[Said], list[str], int | None]] = []
+        grown: dict[int, str] = {}
+        for conversation_id, new in groups.items():
             before = tails.get(conversation_id, [])
             chain = [(e.speaker, e.text, e.at) for e in before] + [
                 (s.speaker, s.text, s.at) for s in new
             ]
             documents = _windows(chain, str(conversation_id))
-            ids = batch.add_chain(
-                new, documents[len(before) :], after=before[-1].id if before else None
-            )
-            batch.set_documents(
+            chains.append((new, documents[len(before) :], before[-1].id if before else None))
+            grown.update(
                 {e.id: documents[i] for i, e in enumerate(before) if i >= len(before) - WINDOW}
             )
-            # A batch may hold several runs of one conversation: the next follows these.
-            tails[conversation_id] = [
-                *before,
-                *(
-                    Episode(i, s.message_id, s.conversation_id, s.speaker, s.text, s.at)
-                    for i, s in zip(ids, new, strict=True)
-                ),
-            ][-2 * WINDOW :]
+        batch.add_chains(chains)
+        batch.set_documents(grown)
 
     def embed_pending(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed every episode without a vector from the current embedder (a changed
@@ -206,6 +201,10 @@ class Memory:
         snapshot = self.snapshots.keywords
         if snapshot is None:
             return self.episodes.keyword_search(query, limit=limit)
+        # The words most episodes hold are left out here as in FTS5's search.
+        query = " ".join(self.episodes.telling_words(query))
+        if not query:
+            return []
         # FTS5 reads a word's whole list of documents even for a few new ones: skip it
         # when there are none.
         newer = (
@@ -252,10 +251,13 @@ class Memory:
         embedder = self._embedder
         if embedder is not None:
             found = self.dense_search(embedder, strip_names(query, named))
-        else:
+        elif bm25:
             # Until vectors are at hand, keyword matches in the turn itself stand in for
             # them: the per-turn signal that tells a turn from its window's neighbours.
+            # (A turn is in its own window: no window match, no turn match.)
             found = self.episodes.keyword_search(query, limit=CANDIDATES, column="turn")
+        else:
+            found = []
         dense = {str(i): s for i, s in found}
         if embedder is None:
             # Window matches that miss in the turn itself score 0 there, so the scale
@@ -310,15 +312,12 @@ def _windows(chain: Sequence[tuple[str, str, datetime]], session: str) -> list[s
     ]
 
 
-def _by_conversation(batch: Sequence[Said]) -> list[tuple[int, list[Said]]]:
-    """Consecutive runs of one conversation's messages, in order."""
-    runs: list[tuple[int, list[Said]]] = []
+def _by_conversation(batch: Sequence[Said]) -> dict[int, list[Said]]:
+    """Each conversation's messages in `batch`, in order."""
+    groups: dict[int, list[Said]] = {}
     for said in batch:
-        if runs and runs[-1][0] == said.conversation_id:
-            runs[-1][1].append(said)
-        else:
-            runs.append((said.conversation_id, [said]))
-    return runs
+        groups.setdefault(said.conversation_id, []).append(said)
+    return groups
 
 
 class BackgroundIndexer:

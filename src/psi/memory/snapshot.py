@@ -59,8 +59,12 @@ def _stemmer() -> Any:
 
 def keyword_tokens(text: str, stopwords: frozenset[str]) -> list[str]:
     """Lower-cased, stemmed words of `text` without function words, in order."""
-    words = [word for word in _WORD.findall(text.lower()) if word not in stopwords]
-    return list(_stemmer().stemWords(words))
+    return porter([word for word in _WORD.findall(text.lower()) if word not in stopwords])
+
+
+def porter(words: Sequence[str]) -> list[str]:
+    """Each of `words` (lower-cased) stemmed as FTS5's porter tokenizer stems it."""
+    return list(_stemmer().stemWords(list(words)))
 
 
 @dataclass

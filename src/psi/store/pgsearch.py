@@ -18,8 +18,10 @@ much as a name said once (LoCoMo recall@10 0.739 with it, against 0.810 for FTS5
 word, computed once per query (MATERIALIZED: inlined, PostgreSQL counted them again for
 every matching row, 40 times slower); term frequencies from the matching rows'
 positions; a row's length is its number of distinct lexemes, against the average of the
-matching rows. Vector search is exact within the user's rows, by inner product (vectors
-are unit length, so it is the cosine).
+matching rows. With a `common_floor`, once the user has that many rows a word more than
+half of them hold is left out (it weighs little and would match nearly every row), as
+memory's FTS5 search does. Vector search is exact within the user's rows, by inner
+product (vectors are unit length, so it is the cosine).
 """
 
 from __future__ import annotations
@@ -42,13 +44,15 @@ WITH words AS (
         WHERE m.user_id = :user AND m.{column} @@ quote_literal(w.lexeme)::tsquery
     )::float AS df
     FROM words AS w
+), telling AS MATERIALIZED (
+    SELECT df.lexeme FROM df, everyone WHERE df.df * 2 <= everyone.n OR everyone.n < :floor
 ), hits AS (
     SELECT m.id, length(m.{column})::float AS dl, t.lexeme,
            array_length(t.positions, 1)::float AS tf
     FROM {table} AS m, unnest(m.{column}) AS t
     WHERE m.user_id = :user AND m.id > :after
-      AND m.{column} @@ websearch_to_tsquery('english', :match)
-      AND t.lexeme IN (SELECT lexeme FROM words)
+      AND m.{column} @@ (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM telling)
+      AND t.lexeme IN (SELECT lexeme FROM telling)
 ), average AS (
     SELECT avg(dl) AS avgdl FROM (SELECT DISTINCT id, dl FROM hits) AS rows
 )
@@ -59,6 +63,9 @@ SELECT h.id, sum(
 FROM hits AS h JOIN df USING (lexeme), everyone, average
 GROUP BY h.id ORDER BY score DESC, h.id LIMIT :limit
 """
+
+# No word is too common for a table without a floor.
+MAX_FLOOR = 2**62
 
 _NEAREST = """
 SELECT id, -(embedding <#> CAST(:query AS vector)) AS score FROM {table}
@@ -78,8 +85,11 @@ def pg_vector(vector: NDArray[np.float32]) -> str:
 
 
 class PgSearch:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, *, common_floor: int | None = None) -> None:
+        """`common_floor`: once the user has that many rows, a word more than half of
+        them hold is left out of keyword search (psi.memory.episodes.COMMON_FLOOR)."""
         self.table = table
+        self.common_floor = common_floor
         self._nearest = text(_NEAREST.format(table=table))
         self._set = text(_SET.format(table=table))
         self._bm25: dict[str, Any] = {}
@@ -101,10 +111,8 @@ class PgSearch:
         if column not in self._bm25:
             self._bm25[column] = text(_BM25.format(table=self.table, column=column))
         params = {
-            # websearch syntax takes any text without a syntax error; "or" between words
-            # matches any of them, as psi's FTS5 queries do.
-            "match": " or ".join(words),
             "words": " ".join(words),
+            "floor": self.common_floor or MAX_FLOOR,
             "user": user_id,
             "limit": limit,
             "after": after,

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -53,7 +54,7 @@ def list_models(who: CurrentUser, psi: Psi) -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions", response_model=None)
-def chat_completions(
+async def chat_completions(
     body: ChatRequest,
     who: CurrentUser,
     psi: Psi,
@@ -62,14 +63,8 @@ def chat_completions(
 ) -> Any:
     from psi.llm.types import ChatOptions
 
-    service, lock = _service(psi, who, body.model)
-    if conversation is not None:
-        service.resume(conversation)
-    else:
-        _seed(service, body.messages[:-1])
     last = body.messages[-1]
     if last.role != "user" or not (last.content or "").strip():
-        service.close()
         raise UserError(
             "The last message must be the user's, with text.",
             hint='End `messages` with {"role": "user", "content": "..."}.',
@@ -77,25 +72,50 @@ def chat_completions(
     options = ChatOptions(max_tokens=body.max_tokens, temperature=body.temperature)
     created = int(time.time())
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    lock.acquire()
-    try:
-        turn = service.send(last.content or "", options=options)
-    except BaseException:
-        lock.release()
-        service.close()
-        raise
+
+    def begin() -> tuple[Any, Any, Any]:
+        service, lock = _service(psi, who, body.model)
+        try:
+            if conversation is not None:
+                service.resume(conversation)
+            else:
+                _seed(service, body.messages[:-1])
+            lock.acquire()
+        except BaseException:
+            service.close()
+            raise
+        try:
+            return service, lock, service.send(last.content or "", options=options)
+        except BaseException:
+            lock.release()
+            service.close()
+            raise
+
+    # A turn's own work (recall, guards, the store) runs on at most server.turn_threads
+    # threads at once; more would only take turns at the interpreter lock.
+    service, lock, turn = await to_thread.run_sync(begin, limiter=psi.turns)
     live = psi.streams.start(
         turn, deadline=deadline_of(request), seconds=psi.settings.server.request_timeout
     )
+
+    def finish() -> None:
+        live.finish()
+        psi.streams.end(live)
+        lock.release()
+        service.close()
+
     if not body.stream:
-        try:
-            for _ in live:
-                pass
-        finally:
-            live.finish()
-            psi.streams.end(live)
-            lock.release()
-            service.close()
+
+        def drain() -> None:
+            try:
+                for _ in live:
+                    pass
+            finally:
+                finish()
+
+        # A local model answers on this machine's cores; a remote one is waited for.
+        local = bool(getattr(turn.model.profile, "local", True))
+        await to_thread.run_sync(drain, limiter=psi.turns if local else None)
         return _completion(turn, reply_id, created)
 
     def events() -> Iterator[str]:
@@ -114,10 +134,7 @@ def chat_completions(
             yield "data: " + json.dumps(error) + "\n\n"
         finally:
             # However it ended (a client that went away too): what arrived is stored.
-            live.finish()
-            psi.streams.end(live)
-            lock.release()
-            service.close()
+            finish()
 
     return StreamingResponse(events(), media_type="text/event-stream")
 

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from psi.config import Settings
 from psi.errors import InvalidSetting, PsiError
 from psi.server.deps import error_body, status_of
-from psi.server.limits import RequestTimeoutMiddleware, limit_requests
+from psi.server.limits import RequestLimits, RequestTimeoutMiddleware
 from psi.server.routes import admin, chat, docs, goals, memory, safety
 from psi.server.state import Services
 from psi.store.db import Store, open_store
@@ -78,7 +78,7 @@ def create_app(
     app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.psi = psi
     app.state.store = store
-    limit_requests(app, settings)
+    app.add_middleware(RequestLimits, settings=settings)
     app.add_middleware(
         RequestTimeoutMiddleware, seconds=settings.server.request_timeout, late=psi.late
     )

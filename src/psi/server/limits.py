@@ -21,8 +21,8 @@ import math
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 
 from psi.config import Settings
 from psi.server.deps import error_body
@@ -34,39 +34,53 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-def limit_requests(app: FastAPI, settings: Settings) -> None:
-    """413 over `server.max_body_bytes`; 429 past `server.rate_limit` per token."""
-    from limits import parse, storage, strategies
+class RequestLimits:
+    """413 over `server.max_body_bytes`; 429 past `server.rate_limit` per token. A plain
+    ASGI middleware: it runs before every request, so it adds no task or stream of its own."""
 
-    rate = parse(settings.server.rate_limit)
-    limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-    largest = settings.server.max_body_bytes
+    def __init__(self, app: Any, *, settings: Settings) -> None:
+        from limits import parse, storage, strategies
 
-    @app.middleware("http")
-    async def limits(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > largest:
+        self.app = app
+        self.rate_text = settings.server.rate_limit
+        self.rate = parse(self.rate_text)
+        self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self.largest = settings.server.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(Headers(scope=scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, headers: Headers) -> JSONResponse | None:
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.largest:
             return JSONResponse(
                 error_body(
-                    f"The request body is {int(length):,} bytes; psi takes up to {largest:,}.",
+                    f"The request body is {int(length):,} bytes; psi takes up to {self.largest:,}.",
                     hint="Send less, or raise server.max_body_bytes.",
                 ),
                 status_code=413,
             )
-        auth = request.headers.get("authorization", "")
+        auth = headers.get("authorization", "")
         key = auth.removeprefix("Bearer ").strip()[:13]  # psi_ + the public prefix
-        if key.startswith("psi_") and not limiter.hit(rate, key):
-            reset = limiter.get_window_stats(rate, key).reset_time
+        if key.startswith("psi_") and not self.limiter.hit(self.rate, key):
+            reset = self.limiter.get_window_stats(self.rate, key).reset_time
             wait = max(1, math.ceil(reset - time.time()))
             return JSONResponse(
                 error_body(
-                    f"Too many requests for this token ({settings.server.rate_limit}).",
+                    f"Too many requests for this token ({self.rate_text}).",
                     hint=f"Try again in {wait} s, or raise server.rate_limit.",
                 ),
                 status_code=429,
                 headers={"Retry-After": str(wait)},
             )
-        return await call_next(request)
+        return None
 
 
 class RequestTimeoutMiddleware:

@@ -98,7 +98,7 @@ async def chat_completions(
         turn, deadline=deadline_of(request), seconds=psi.settings.server.request_timeout
     )
 
-    def finish() -> None:
+    def wind_up() -> None:
         live.finish()
         psi.streams.end(live)
         lock.release()
@@ -111,7 +111,7 @@ async def chat_completions(
                 for _ in live:
                     pass
             finally:
-                finish()
+                wind_up()
 
         # A local model answers on this machine's cores; a remote one is waited for.
         local = bool(getattr(turn.model.profile, "local", True))
@@ -134,7 +134,7 @@ async def chat_completions(
             yield "data: " + json.dumps(error) + "\n\n"
         finally:
             # However it ended (a client that went away too): what arrived is stored.
-            finish()
+            wind_up()
 
     return StreamingResponse(events(), media_type="text/event-stream")
 

@@ -220,8 +220,8 @@ class DocIndex:
 
     def count(self) -> int:
         query = select(func.count(Document.id)).where(Document.user_id == self.user_id)
-        with self.store.session() as session:
-            return int(session.scalar(query) or 0)
+        with self.store.transaction() as connection:
+            return int(connection.scalar(query) or 0)
 
     # -- passages ------------------------------------------------------------------------
 

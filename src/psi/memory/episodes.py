@@ -28,7 +28,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from psi.memory.rank import turn_text
@@ -164,9 +175,9 @@ class Episodes:
         """One indexing pass as one transaction, and one pass at a time for this user in
         every process (Store.serialize): two server workers' indexers would otherwise both
         take the same messages, or link two turns to the same one before them."""
-        with self.store.session() as session:
-            self.store.serialize(session, f"memory-index:{self.user_id}")
-            yield Indexing(self, session)
+        with self.store.transaction() as connection:
+            self.store.serialize(connection, f"memory-index:{self.user_id}")
+            yield Indexing(self, connection)
 
     def add_chain(
         self, said: Sequence[Said], documents: Sequence[str], *, after: int | None
@@ -283,7 +294,7 @@ class Episodes:
             raise ValueError(f"no keyword column {column!r}")
         if not self.store.is_sqlite:
             return self._pg_keyword_search(query, limit=limit, column=column, after=after)
-        with self.store.session() as session:
+        with self.store.transaction() as session:
             match = fts_match(self._telling(session, topical_words(query), column))
             if match is None:
                 return []
@@ -313,10 +324,10 @@ class Episodes:
         words = topical_words(query)
         if not self.store.is_sqlite:
             return words
-        with self.store.session() as session:
-            return self._telling(session, words, column)
+        with self.store.transaction() as connection:
+            return self._telling(connection, words, column)
 
-    def _telling(self, session: Session, words: list[str], column: str) -> list[str]:
+    def _telling(self, session: Connection, words: list[str], column: str) -> list[str]:
         if not words:
             return words
         stems = dict(zip(words, porter(words), strict=True))
@@ -495,14 +506,17 @@ def _tails() -> Select[tuple[Any, ...]]:
     )
 
 
+_SET_DOCUMENT = text(
+    "UPDATE memory_items SET document = :document WHERE id = :row AND user_id = :user"
+)
 _LINK = text("UPDATE memory_items SET prev_id = :prev WHERE id = :id AND user_id = :user")
 _FTS_INSERT = text("INSERT INTO memory_fts(rowid, document, turn) VALUES (:id, :document, :turn)")
 
 
 class Indexing:
-    """Reads and writes of indexing inside one session (Episodes.indexing's transaction)."""
+    """Reads and writes of indexing inside one transaction (Episodes.indexing's)."""
 
-    def __init__(self, episodes: Episodes, session: Session) -> None:
+    def __init__(self, episodes: Episodes, session: Session | Connection) -> None:
         self.user_id = episodes.user_id
         self.is_sqlite = episodes.store.is_sqlite
         self.session = session
@@ -607,16 +621,11 @@ class Indexing:
         """Replace keyword documents (a turn's window grows as later turns arrive)."""
         if not documents:
             return
-        self.session.execute(
-            update(MemoryItem)
-            .where(MemoryItem.user_id == self.user_id)
-            .execution_options(synchronize_session=None),
-            [{"id": i, "document": d} for i, d in documents.items()],
-        )
+        rows = [{"row": i, "document": d, "user": self.user_id} for i, d in documents.items()]
+        self.session.execute(_SET_DOCUMENT, rows)
         if self.is_sqlite:
             self.session.execute(
-                text("UPDATE memory_fts SET document = :document WHERE rowid = :id"),
-                [{"id": i, "document": d} for i, d in documents.items()],
+                text("UPDATE memory_fts SET document = :document WHERE rowid = :row"), rows
             )
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from psi.clock import Clock
@@ -128,20 +128,21 @@ class Change:
     replaced: tuple[Fact, ...] = ()
 
 
-def _fact(row: FactRow) -> Fact:
+def _fact(row: Any) -> Fact:
+    """A fact from its stored row (an ORM object or a plain row of its columns)."""
     return Fact(
         id=row.id,
         subject=row.subject,
         key=row.key,
         statement=row.statement,
-        category=row.category,  # type: ignore[arg-type]  # checked on the way in
+        category=row.category,  # checked on the way in
         event_at=row.event_at,
         confidence=row.confidence,
         source_message_ids=tuple(row.source_message_ids or ()),
         valid_from=row.valid_from,
         valid_to=row.valid_to,
         superseded_by=row.superseded_by,
-        origin=row.origin,  # type: ignore[arg-type]
+        origin=row.origin,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -173,17 +174,22 @@ class Facts:
             return [_fact(row) for row in self._rows(session)]
 
     def current(
-        self, *, categories: Iterable[Category] | None = None, session: Session | None = None
+        self,
+        *,
+        categories: Iterable[Category] | None = None,
+        connection: Connection | None = None,
     ) -> list[Fact]:
-        """What is true now, newest first (read in `session` when one is given)."""
-        query = select(FactRow).where(FactRow.user_id == self.user_id, FactRow.valid_to.is_(None))
+        """What is true now, newest first (read in `connection`'s transaction when given)."""
+        query = select(*FactRow.__table__.columns).where(
+            FactRow.user_id == self.user_id, FactRow.valid_to.is_(None)
+        )
         if categories is not None:
             query = query.where(FactRow.category.in_(list(categories)))
         query = query.order_by(FactRow.valid_from.desc(), FactRow.id.desc())
-        if session is not None:
-            return [_fact(row) for row in session.scalars(query)]
-        with self.store.session() as own:
-            return [_fact(row) for row in own.scalars(query)]
+        if connection is not None:
+            return [_fact(row) for row in connection.execute(query)]
+        with self.store.transaction() as own:
+            return [_fact(row) for row in own.execute(query)]
 
     def get(self, fact_id: int) -> Fact:
         with self.store.session() as session:

@@ -23,8 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, select
 
 from psi.clock import Clock
 from psi.errors import InputError
@@ -91,20 +90,23 @@ class Profiles:
         self.facts = Facts(store, user_id=user_id, clock=self.clock)
 
     def get(self) -> Profile:
-        with self.store.session() as session:
-            edited = session.scalar(select(UserProfile).where(UserProfile.user_id == self.user_id))
+        query = select(UserProfile.text, UserProfile.updated_at).where(
+            UserProfile.user_id == self.user_id
+        )
+        with self.store.transaction() as connection:
+            edited = connection.execute(query).first()
             if edited is not None:
                 return Profile(edited.text, edited_by_user=True, updated_at=edited.updated_at)
-            return self._built(session)
+            return self._built(connection)
 
     def built(self) -> Profile:
         """The profile built from current facts, whether or not the user edited theirs."""
-        with self.store.session() as session:
-            return self._built(session)
+        with self.store.transaction() as connection:
+            return self._built(connection)
 
-    def _built(self, session: Session) -> Profile:
+    def _built(self, connection: Connection) -> Profile:
         current = self.facts.current(
-            categories=[category for category, _ in SECTIONS], session=session
+            categories=[category for category, _ in SECTIONS], connection=connection
         )
         newest = max((f.updated_at for f in current), default=None)
         return Profile(build_profile(current), edited_by_user=False, updated_at=newest)

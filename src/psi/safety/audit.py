@@ -77,8 +77,8 @@ class Audit:
 
     def _add(self, **values: Any) -> int:
         row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
-        with self.store.session() as session:
-            added: int = session.execute(
+        with self.store.transaction() as connection:
+            added: int = connection.execute(
                 insert(AuditRecord).returning(AuditRecord.id), row
             ).scalar_one()
             return added

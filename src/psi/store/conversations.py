@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from psi.errors import NotFound
@@ -135,14 +135,13 @@ class Conversations:
             changes["model_profile"] = model_profile
         if message.role == "user" and message.content.strip():
             changes["title"] = func.coalesce(Conversation.title, _title(message.content))
-        with self.store.session() as session:
+        with self.store.transaction() as session:
             # The conversation's row is checked to be this user's and touched in one
             # statement; the message follows in the same transaction.
             touched = session.execute(
                 update(Conversation)
                 .where(Conversation.id == conversation_id, Conversation.user_id == self.user_id)
                 .values(changes)
-                .execution_options(synchronize_session=False)
             )
             if not getattr(touched, "rowcount", 0):
                 raise _missing(conversation_id)
@@ -165,7 +164,7 @@ class Conversations:
         is the user's."""
         now = at or self.store.clock()
         titled = message.role == "user" and message.content.strip()
-        with self.store.session() as session:
+        with self.store.transaction() as session:
             conversation_id = session.execute(
                 insert(Conversation).returning(Conversation.id),
                 {
@@ -181,7 +180,7 @@ class Conversations:
 
     def _insert(
         self,
-        session: Session,
+        session: Session | Connection,
         conversation_id: int,
         message: ChatMessage,
         *,

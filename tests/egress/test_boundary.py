@@ -44,15 +44,36 @@ def imported(tree: ast.Module) -> set[str]:
     return names
 
 
+# psi serve's listening sockets (one per worker, SO_REUSEPORT): bound, never connected.
+LISTENER = "psi.server.listen"
+OUTBOUND = {"connect", "connect_ex", "create_connection", "sendto", "getaddrinfo",
+            "gethostbyname", "urlopen"}  # fmt: skip
+
+
 def test_only_the_egress_point_imports_network_clients() -> None:
     offenders = []
     for name, tree in modules():
         if name.startswith("psi.egress"):
             continue
+        if name == LISTENER:
+            assert imported(tree) & RAW == {"socket"}, "the listener needs socket, nothing else"
+            continue
         for module in imported(tree):
             if module in RAW or module.split(".")[0] in RAW:
                 offenders.append(f"{name} imports {module}")
     assert offenders == []
+
+
+def test_the_listener_only_listens() -> None:
+    """psi serve's own sockets are bound and listened on, never used to reach out."""
+    tree = dict(modules())[LISTENER]
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert {"bind", "listen"} <= called
+    assert called & OUTBOUND == set()
 
 
 def test_clients_are_made_through_the_egress_point() -> None:

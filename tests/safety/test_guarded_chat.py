@@ -76,6 +76,19 @@ def test_a_blocked_message_gets_a_refusal_that_names_the_category_and_no_model_s
     assert "nerve" not in verdict.subject  # the audit log names the text, never its words
 
 
+def test_each_message_and_reply_is_audited_with_its_conversation(store: Store) -> None:
+    """The verdicts on a new conversation's first message and on the reply are written
+    with them, in the transactions storing them: both name the conversation."""
+    chat = service(store, ["Hello!", "Again!"])
+    chat.ask("hi there")
+    chat.ask("and again")
+    verdicts = chat.audit.entries(kinds=["verdict"])
+    assert sorted((v.channel, v.action) for v in verdicts) == [
+        ("model", "allow"), ("model", "allow"), ("user", "allow"), ("user", "allow"),
+    ]  # fmt: skip
+    assert {v.conversation_id for v in verdicts} == {chat.conversation_id}
+
+
 def test_a_sensitive_message_is_answered_with_care_not_refused(store: Store) -> None:
     chat = service(
         store, ["I'm so sorry. I'm here."], guard=KeywordGuard(hazards={"end it": "S11"})

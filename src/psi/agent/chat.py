@@ -66,6 +66,8 @@ from psi.tools.base import TRUSTED_SOURCES, Toolbox, ToolContext
 from psi.tools.builtin import builtin_toolbox
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from psi.goals.delivery import NoticeView
     from psi.routing import Route
     from psi.safety.types import Guard
@@ -111,6 +113,24 @@ class Consulted:
     block: str | None = None
     sources: list[DocSource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+# Writes a verdict to the audit log in the transaction storing what it judged:
+# (connection, conversation id) -> the audit row's id.
+VerdictWriter = Callable[["Connection", int | None], object]
+
+
+def verdict_writer(judged: tuple[Verdict, str] | None, audit: Audit | None) -> VerdictWriter | None:
+    """What writes `judged` (a verdict and the text it judged) to the audit log inside the
+    transaction storing that text: (connection, conversation id) -> row id."""
+    if judged is None or audit is None:
+        return None
+    verdict, text = judged
+
+    def write(connection: Connection, conversation_id: int | None) -> object:
+        return audit.verdict_in(connection, verdict, text, conversation_id=conversation_id)
+
+    return write
 
 
 class ChatService:
@@ -176,6 +196,8 @@ class ChatService:
         self.toolbox = toolbox or builtin_toolbox()
         self.library = library
         self.use_documents = library is not None
+        # The guard's verdict on the message being sent, audited when it is stored.
+        self._unrecorded: tuple[Verdict, str] | None = None
         # A fresh key per turn marks untrusted text (psi.safety.spotlight); a test that
         # needs the same prompt every run fixes it.
         self.spotlight_key: Callable[[], str] = new_key
@@ -388,11 +410,24 @@ class ChatService:
         with a line in the system message that asks for care."""
         text = check_message(text, max_chars=self.settings.max_message_chars)
         try:
-            verdict = self.guards.check(text, Channel.user, conversation_id=self.conversation_id)
+            verdict = self.guards.check(
+                text, Channel.user, conversation_id=self.conversation_id, record=False
+            )
         except ModelError:
             # A guard that cannot judge stops the turn, but what the person wrote is kept.
             self._store_user_message(text)
             raise
+        # The verdict is audited with the message, in the transaction that stores it; if
+        # the message is refused before it is stored, on its own.
+        self._unrecorded = (verdict, text)
+        try:
+            return self._answer(text, verdict, options)
+        finally:
+            if (writer := self._verdict_writer()) is not None:
+                with self.store.writing() as connection:
+                    writer(connection, self.conversation_id)
+
+    def _answer(self, text: str, verdict: Verdict, options: ChatOptions | None) -> Turn:
         if verdict.action == "block":
             self._store_user_message(text)
             done = Reply(message=Message.assistant(refusal(verdict)), model="psi")
@@ -580,13 +615,22 @@ class ChatService:
         return self.conversation_id
 
     def _store_user_message(self, text: str) -> int:
+        also = self._verdict_writer()
         if self.conversation_id is None:
             # A new conversation and its first message in one transaction.
             self.conversation_id, message_id = self.conversations.start(
-                Message.user(text), model_profile=self.model.name, at=self.clock()
+                Message.user(text), model_profile=self.model.name, at=self.clock(), also=also
             )
             return message_id
-        return self.conversations.add(self.conversation_id, Message.user(text), at=self.clock())
+        return self.conversations.add(
+            self.conversation_id, Message.user(text), at=self.clock(), also=also
+        )
+
+    def _verdict_writer(self) -> VerdictWriter | None:
+        """What writes the guard's verdict on the message being stored, once (None when
+        it is written already, or nothing audits)."""
+        judged, self._unrecorded = self._unrecorded, None
+        return verdict_writer(judged, self.guards.audit)
 
     def ask(self, text: str, *, options: ChatOptions | None = None) -> Reply:
         """Send and wait for the whole reply."""
@@ -644,6 +688,8 @@ class Turn:
         # The document passages the model was given, numbered as it may cite them.
         self.sources: list[DocSource] = []
         self._replaced: Reply | None = None
+        # The guard's verdict on the reply, audited when the reply is stored.
+        self._unrecorded: tuple[Verdict, str] | None = None
 
     def use_tools(
         self,
@@ -752,8 +798,11 @@ class Turn:
             return
         service = self.service
         verdict = service.guards.check(
-            reply.text, Channel.model, conversation_id=self.conversation_id, prompt=self.asked
-        )
+            reply.text, Channel.model, conversation_id=self.conversation_id, prompt=self.asked,
+            record=False,
+        )  # fmt: skip
+        # Audited with the reply, in the transaction that stores it (`_save`).
+        self._unrecorded = (verdict, reply.text)
         self.verdicts.append(verdict)
         if verdict.action != "block":
             return
@@ -793,7 +842,9 @@ class Turn:
             completion_tokens=reply.usage.completion_tokens,
             interrupted=reply.finish_reason == "interrupted",
             at=self.service.clock(),
+            also=verdict_writer(self._unrecorded, self.service.guards.audit),
         )
+        self._unrecorded = None
         if self.service.learner is not None:
             self.service.learner.note(self.conversation_id)
         if self.service.indexer is not None:

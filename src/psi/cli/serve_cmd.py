@@ -179,17 +179,9 @@ def serve(
         err.print(f"[yellow]Listening on {host}: other machines can reach psi.[/]")
     workers = workers or settings.server.workers
     if workers > 1:
-        # Each worker process builds its own app (psi.server.worker); on Ctrl-C or
-        # SIGTERM each stops accepting and gives running requests shutdown_timeout.
+        from psi.server.worker import serve_workers
+
         store.dispose()
-        uvicorn.run(
-            "psi.server.worker:app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=settings.server.shutdown_timeout,
-        )
+        serve_workers(settings, host=host, port=port, workers=workers)
         return
     uvicorn.Server(server_config(settings, store, host=host, port=port)).run()

@@ -175,7 +175,7 @@ class Episodes:
         """One indexing pass as one transaction, and one pass at a time for this user in
         every process (Store.serialize): two server workers' indexers would otherwise both
         take the same messages, or link two turns to the same one before them."""
-        with self.store.transaction() as connection:
+        with self.store.writing() as connection:
             self.store.serialize(connection, f"memory-index:{self.user_id}")
             yield Indexing(self, connection)
 

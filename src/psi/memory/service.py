@@ -326,6 +326,8 @@ class BackgroundIndexer:
     With `embed=False` it only makes episodes and keyword entries: a one-shot command
     should not spend seconds loading an embedding model after its answer; a later
     long-running session (or `psi memory reindex`) embeds what is missing.
+    With `gather` seconds, a pass waits that long after the first notice, so that a busy
+    server indexes many replies in one pass instead of one pass per reply.
     """
 
     def __init__(
@@ -334,9 +336,12 @@ class BackgroundIndexer:
         *,
         embed: bool = True,
         after: Callable[[], None] | None = None,
+        gather: float = 0.0,
     ) -> None:
         self.memory = memory
         self.embed = embed
+        self.gather = gather
+        self._closing = threading.Event()
         # More work for the same thread once indexing is done (learning facts).
         self.after = after
         self._wake = threading.Event()
@@ -356,6 +361,7 @@ class BackgroundIndexer:
         return self._idle.wait(timeout)
 
     def close(self, timeout: float | None = None) -> None:
+        self._closing.set()  # what is waiting to be gathered is indexed now
         self.flush(timeout)
         self._stop = True
         self._wake.set()
@@ -364,6 +370,8 @@ class BackgroundIndexer:
     def _run(self) -> None:
         while True:
             self._wake.wait()
+            if self.gather and not self._stop:
+                self._closing.wait(self.gather)
             self._wake.clear()
             if self._stop:
                 return

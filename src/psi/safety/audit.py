@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from psi.clock import Clock, system_clock
 from psi.safety.types import Verdict
@@ -75,20 +75,34 @@ class Audit:
         self.user_id = user_id
         self.clock = clock
 
-    def _add(self, **values: Any) -> int:
+    def _add(self, connection: Connection | None = None, **values: Any) -> int:
         row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
-        with self.store.transaction() as connection:
+        if connection is not None:
             added: int = connection.execute(
                 insert(AuditRecord).returning(AuditRecord.id), row
             ).scalar_one()
             return added
+        with self.store.writing() as own:
+            return self._add(own, **values)
 
     def verdict(self, verdict: Verdict, text: str, *, conversation_id: int | None = None) -> int:
+        return self.verdict_in(None, verdict, text, conversation_id=conversation_id)
+
+    def verdict_in(
+        self,
+        connection: Connection | None,
+        verdict: Verdict,
+        text: str,
+        *,
+        conversation_id: int | None = None,
+    ) -> int:
+        """`verdict`, written in `connection`'s transaction: the one storing `text`."""
         backend = verdict.assessment.backend if verdict.assessment else ""
         reason = "; ".join(verdict.reasons) or "nothing over the thresholds"
         if backend:
             reason = f"{reason} [{backend}]"
         return self._add(
+            connection,
             kind=Kind.verdict,
             channel=str(verdict.channel),
             action=verdict.action,

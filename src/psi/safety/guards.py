@@ -73,8 +73,11 @@ class Guards:
         *,
         conversation_id: int | None = None,
         prompt: str | None = None,
+        record: bool = True,
     ) -> Verdict:
-        """Judge `text` on `channel` (an answer with the `prompt` it answers) and audit it."""
+        """Judge `text` on `channel` (an answer with the `prompt` it answers) and audit it;
+        with `record=False` the caller audits it (`Audit.verdict_in`), in the transaction
+        that stores what was judged."""
         guard = self.guard()
         if guard is None:
             return Verdict(action="allow", channel=channel, reasons=("no guard configured",))
@@ -90,6 +93,6 @@ class Guards:
                 "`psi config set safety.guard embedded`.",
             ) from exc
         verdict = judge(assessment, self.settings)
-        if self.audit is not None:
+        if self.audit is not None and record:
             self.audit.verdict(verdict, text, conversation_id=conversation_id)
         return verdict

@@ -64,6 +64,10 @@ class _NoLock:
         return None
 
 
+# Seconds a user's indexer waits after a reply for more to index in the same pass.
+GATHER = 0.2
+
+
 class Memories:
     """Each user's `Memory` and background indexer, kept for the process: recall reuses
     what it has loaded, and a turn is indexed after its response, not inside it."""
@@ -83,7 +87,9 @@ class Memories:
                 memory = Memory(
                     self.store, user_id=user_id, embedder=lambda: load_embedder(self.settings)
                 )
-                self._by_user[user_id] = (memory, BackgroundIndexer(memory, embed=False))
+                # Replies are indexed a few at a time, off their requests.
+                indexer = BackgroundIndexer(memory, embed=False, gather=GATHER)
+                self._by_user[user_id] = (memory, indexer)
             return self._by_user[user_id]
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ caller (CLI today, API routes later) can read another person's rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,10 @@ class StoredMessage:
             interrupted=row.interrupted,
             chat=chat,
         )
+
+
+# More writes for the transaction storing a message: (connection, conversation id).
+Also = Callable[[Connection, int], object]
 
 
 class Conversations:
@@ -126,16 +131,18 @@ class Conversations:
         completion_tokens: int = 0,
         interrupted: bool = False,
         at: datetime | None = None,
+        also: Also | None = None,
     ) -> int:
         """Append `message` (said now, or `at` when importing a past one); the first user
-        message also titles the conversation."""
+        message also titles the conversation. `also(connection, conversation_id)` writes
+        more in the same transaction (the guard's verdict on the message, say)."""
         now = at or self.store.clock()
         changes: dict[str, Any] = {"updated_at": now}
         if model_profile:
             changes["model_profile"] = model_profile
         if message.role == "user" and message.content.strip():
             changes["title"] = func.coalesce(Conversation.title, _title(message.content))
-        with self.store.transaction() as session:
+        with self.store.writing() as session:
             # The conversation's row is checked to be this user's and touched in one
             # statement; the message follows in the same transaction.
             touched = session.execute(
@@ -145,7 +152,7 @@ class Conversations:
             )
             if not getattr(touched, "rowcount", 0):
                 raise _missing(conversation_id)
-            return self._insert(
+            message_id = self._insert(
                 session,
                 conversation_id,
                 message,
@@ -155,16 +162,24 @@ class Conversations:
                 completion_tokens=completion_tokens,
                 interrupted=interrupted,
             )
+            if also is not None:
+                also(session, conversation_id)
+            return message_id
 
     def start(
-        self, message: ChatMessage, *, model_profile: str | None = None, at: datetime | None = None
+        self,
+        message: ChatMessage,
+        *,
+        model_profile: str | None = None,
+        at: datetime | None = None,
+        also: Also | None = None,
     ) -> tuple[int, int]:
         """A new conversation (on `model_profile`, as `create` makes it) holding `message`,
         in one transaction: (conversation id, message id). Titled after the message when it
-        is the user's."""
+        is the user's. `also` as for `add`."""
         now = at or self.store.clock()
         titled = message.role == "user" and message.content.strip()
-        with self.store.transaction() as session:
+        with self.store.writing() as session:
             conversation_id = session.execute(
                 insert(Conversation).returning(Conversation.id),
                 {
@@ -176,6 +191,8 @@ class Conversations:
                 },
             ).scalar_one()
             message_id = self._insert(session, conversation_id, message, now=now)
+            if also is not None:
+                also(session, conversation_id)
             return conversation_id, message_id
 
     def _insert(

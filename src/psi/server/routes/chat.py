@@ -113,9 +113,7 @@ async def chat_completions(
             finally:
                 wind_up()
 
-        # A local model answers on this machine's cores; a remote one is waited for.
-        local = bool(getattr(turn.model.profile, "local", True))
-        await to_thread.run_sync(drain, limiter=psi.turns if local else None)
+        await to_thread.run_sync(drain)
         return _completion(turn, reply_id, created)
 
     def events() -> Iterator[str]:

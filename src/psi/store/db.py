@@ -8,8 +8,14 @@ the same schema from the same migrations.
 
 from __future__ import annotations
 
+import os
 import threading
 import zlib
+
+try:
+    import fcntl
+except ImportError:  # Windows: psi's processes meet SQLite's busy handler instead
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -48,8 +54,11 @@ class Store:
         else:
             event.listen(self.engine, "handle_error", _postgres_refusals)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite takes one writer at a time (psi.store.db.Store.writing).
+        # SQLite takes one writer at a time (Store.writing): this process's writers, and
+        # then psi's processes on the same file, queue on locks.
         self._writer = threading.RLock() if self.is_sqlite else None
+        self._writing = 0
+        self._file_lock = FileLock(sqlite_path(url))
 
     @property
     def where(self) -> str:
@@ -85,17 +94,31 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """`transaction` for a unit of work that writes. SQLite lets one transaction write
-        at a time; a thread that finds another writing waits in SQLite's busy handler,
-        which sleeps 1, 2, 5, 10, ... ms between tries, so a busy server's replies queued
-        for tens of milliseconds behind each other's few-microsecond writes. Here the
-        threads of this process wait their turn on a lock instead, woken the moment it
-        is free (another process still meets the busy handler)."""
+        at a time; a writer that finds another waits in SQLite's busy handler, which
+        sleeps 1, 2, 5, 10, ... ms between tries, so a busy server's replies queued for
+        tens of milliseconds behind each other's sub-millisecond writes. Here writers
+        wait their turn on locks instead, woken the moment the writer before them is
+        done: a lock for the threads of this process, and for psi's processes on one
+        database file (psi serve's workers) an flock on a file beside it. Other writers
+        (another program, an ORM session) still meet the busy handler, as before."""
         if self._writer is None:
             with self.transaction() as connection:
                 yield connection
             return
-        with self._writer, self.transaction() as connection:
-            yield connection
+        with self._writer:
+            outermost = self._writing == 0
+            self._writing += 1
+            try:
+                if outermost:
+                    self._file_lock.acquire()
+                try:
+                    with self.transaction() as connection:
+                        yield connection
+                finally:
+                    if outermost:
+                        self._file_lock.release()
+            finally:
+                self._writing -= 1
 
     def serialize(self, session: Session | Connection, name: str) -> None:
         """Make the rest of `session`'s transaction run one at a time with every other that
@@ -166,6 +189,7 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._file_lock.close()
 
 
 def with_driver(url: str) -> str:
@@ -237,6 +261,51 @@ def _postgres_refusals(context: Any) -> None:
             "Text with a NUL character (\\0) cannot be stored or searched.",
             hint="Remove the NUL character and try again.",
         )
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None for another database or one in memory)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    return path if path not in ("", ":memory:") else None
+
+
+class FileLock:
+    """An exclusive flock on `<database>.writer`, for writers in several processes: the
+    kernel wakes the next waiter when it is released, or when its holder dies. Nothing
+    for a database in memory or where flock does not exist."""
+
+    def __init__(self, database: str | None) -> None:
+        self.path = f"{database}.writer" if database else None
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if self.path is None or fcntl is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            # A folder psi may not write in, a file system without flock: SQLite's own
+            # busy handler still keeps writers apart, only slower.
+            self.path = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def release(self) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def open_store(url: str, *, busy_timeout: float = 5.0, clock: Clock = system_clock) -> Store:

@@ -1,7 +1,7 @@
 """Load on `psi serve` with the scripted model, beside a bare FastAPI endpoint in one run.
 
     python bench/load.py [--clients 50] [--seconds 30] [--database sqlite|postgresql|both]
-                         [--workers 1] [--json OUT]
+                         [--workers 1] [--warmup 5] [--json OUT]
 
 Starts the servers on 127.0.0.1, each its own process (uvicorn, `--workers` worker
 processes each), on a fresh PSI_HOME whose default model is the scripted one (no model
@@ -13,7 +13,9 @@ compute: what is measured is psi around the model):
 psi runs on SQLite (a file in PSI_HOME) and/or PostgreSQL (a throwaway server with
 pgvector started for the run, psi.benchmarks.postgres, durable but not waiting for the
 WAL flush at commit, as SQLite's WAL at synchronous=NORMAL does not), each on a fresh home.
-`--clients` asyncio clients (httpx2) send requests back to back for `--seconds` each;
+`--clients` asyncio clients (httpx2) send requests back to back for `--seconds` each,
+after `--warmup` seconds of the same load that are not counted (a fresh process's
+first requests import modules, compile SQL and open connections: up to a second each);
 search runs before chat, whose turns add to the memory searched (each turn is a new
 conversation of two messages, so the memory grows by two episodes a turn).
 Reported per target: requests/s, p50 and p99 latency, errors (non-2xx or failed), and the
@@ -78,6 +80,15 @@ def wait_up(url: str, headers: dict[str, str], seconds: float = 60.0) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def measured(
+    method: str, url: str, *, warmup: float, headers: dict[str, str], **kw: Any
+) -> dict[str, Any]:
+    """`hammer` after `warmup` seconds of the same load, which are not counted."""
+    if warmup > 0:
+        asyncio.run(hammer(method, url, **{**kw, "seconds": warmup}, headers=headers))
+    return asyncio.run(hammer(method, url, headers=headers, **kw))
+
+
 async def hammer(
     method: str, url: str, *, clients: int, seconds: float, headers: dict[str, str], **kw: Any
 ) -> dict[str, Any]:
@@ -132,7 +143,7 @@ def bare(*, workers: int, run: dict[str, Any]) -> dict[str, Any]:
     try:
         wait_up(f"http://127.0.0.1:{port}/docs", {})
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        return asyncio.run(hammer("POST", url, headers={}, json=BODY, **run))
+        return measured("POST", url, headers={}, json=BODY, **run)
     finally:
         stop(server)
 
@@ -164,12 +175,10 @@ def psi_targets(*, database_url: str | None, workers: int, run: dict[str, Any]) 
         wait_up(f"{base}/v1/models", auth)
         search = {"q": "bike brakes"}
         return {
-            "memories_search": asyncio.run(
-                hammer("GET", f"{base}/api/memories/search", headers=auth, params=search, **run)
+            "memories_search": measured(
+                "GET", f"{base}/api/memories/search", headers=auth, params=search, **run
             ),
-            "chat": asyncio.run(
-                hammer("POST", f"{base}/v1/chat/completions", headers=auth, json=BODY, **run)
-            ),
+            "chat": measured("POST", f"{base}/v1/chat/completions", headers=auth, json=BODY, **run),
         }
     finally:
         stop(server)
@@ -181,9 +190,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    run = {"clients": args.clients, "seconds": args.seconds}
+    run = {"clients": args.clients, "seconds": args.seconds, "warmup": args.warmup}
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     results: dict[str, Any] = {"bare": bare(workers=args.workers, run=run)}
     floor = results["bare"]["p50_ms"]

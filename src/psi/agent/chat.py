@@ -335,7 +335,7 @@ class ChatService:
         return Message.system("\n".join(parts))
 
     def has_documents(self) -> bool:
-        return self.library is not None and self.library.index.count() > 0
+        return self.library is not None and self.library.index.any()
 
     def consult(self, text: str) -> Consulted:
         """The passages of the user's documents most relevant to `text`, as a numbered

@@ -218,6 +218,12 @@ class DocIndex:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    def any(self) -> bool:
+        """Whether the user has a document (one index lookup, where a count reads them all)."""
+        query = select(Document.id).where(Document.user_id == self.user_id).limit(1)
+        with self.store.transaction() as connection:
+            return connection.scalar(query) is not None
+
     def count(self) -> int:
         query = select(func.count(Document.id)).where(Document.user_id == self.user_id)
         with self.store.transaction() as connection:

@@ -21,6 +21,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, TypeVar
 
@@ -42,8 +43,9 @@ from psi.llm.types import (
 T = TypeVar("T", bound=BaseModel)
 
 
+@cache
 def prompt_text(name: str) -> str:
-    """A prompt shipped as a data file in psi/prompts/."""
+    """A prompt shipped as a data file in psi/prompts/ (read once per process)."""
     return resources.files("psi.prompts").joinpath(name).read_text(encoding="utf-8")
 
 

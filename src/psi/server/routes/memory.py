@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Query
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, Field
@@ -118,7 +119,7 @@ def list_memories(
 
 
 @router.get("/memories/search")
-def search_memories(
+async def search_memories(
     who: CurrentUser,
     psi: Psi,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
@@ -126,7 +127,9 @@ def search_memories(
 ) -> dict[str, Any]:
     """What psi would recall for `q`, best first (a ranking, so no further pages)."""
     memory, _ = psi.memories.get(who.user_id)
-    return {"data": [_episode(r.episode) for r in memory.recall(q, limit=limit)]}
+    # On the threads chat turns prepare on (server.turn_threads): recall is the same work.
+    found = await to_thread.run_sync(lambda: memory.recall(q, limit=limit), limiter=psi.turns)
+    return {"data": [_episode(r.episode) for r in found]}
 
 
 @router.get("/memories/export")

@@ -85,3 +85,69 @@ def test_two_workers_answer_and_index_each_message_once(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found |= {int(child) for child in children}
+    return found
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.skipif(sys.platform != "linux", reason="per-worker sockets are Linux's")
+def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
+    psi_home: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config(CONFIG)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [PSI, "serve", "--port", str(port), "--workers", "2"],
+        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx2.get(f"{base}/v1/models", timeout=5).status_code == 401
+        except httpx2.HTTPError:
+            return False
+
+    def workers() -> set[int]:
+        # The parent's children, less multiprocessing's resource tracker.
+        return {
+            pid for pid in _children(server.pid)
+            if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
+        }  # fmt: skip
+
+    try:
+        deadline = time.monotonic() + 60
+        while not (up() and len(workers()) == 2) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = workers()
+        assert len(first) == 2
+        victim = min(first)
+        os.kill(victim, 9)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = workers()
+            if len(now) == 2 and victim not in now:
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and victim not in now
+        # Every connection is answered, whichever worker's socket the kernel picks.
+        assert all(up() for _ in range(20))
+        # A second psi serve on the same port is refused, not quietly let in beside it.
+        second = subprocess.run(
+            [PSI, "serve", "--port", str(port), "--workers", "2"],
+            env=os.environ, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        server.terminate()
+        assert server.wait(timeout=60) == 0

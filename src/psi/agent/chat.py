@@ -50,7 +50,7 @@ from psi.knowledge.library import Library
 from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, Reply, ToolSpec
-from psi.memory.facts import Facts
+from psi.memory.facts import Fact, Facts
 from psi.memory.profile import Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
 from psi.safety.approval import Approvals, Approver, HoldForUser, Refuse
@@ -312,6 +312,7 @@ class ChatService:
         key: str | None = None,
         data_rule: bool = False,
         documents: str | None = None,
+        facts: Sequence[Fact] | None = None,
     ) -> Message:
         """The system message: psi's prompt, today, the profile, and what memory recalled,
         spotlighted as data under the turn's `key` (with the rule that says what that
@@ -324,7 +325,8 @@ class ChatService:
         if recalled or documents or data_rule:
             parts.append(DATA_RULE)
         if self.memory is not None:
-            profile = profile_block(Profiles(self.store, user_id=self.user_id).get().text)
+            profiles = Profiles(self.store, user_id=self.user_id)
+            profile = profile_block(profiles.get(current=facts).text)
             if profile:
                 parts.append(profile)
         key = key or self.spotlight_key()
@@ -373,13 +375,13 @@ class ChatService:
         )
         return Consulted(block=block, sources=sources, notes=notes)
 
-    def recall(self, text: str) -> str | None:
+    def recall(self, text: str, *, facts: Sequence[Fact] | None = None) -> str | None:
         """What memory holds about `text` (known facts, then said turns) as a block for the
-        system message, or None."""
+        system message, or None. `facts`: the current facts, when they were read already."""
         if self.memory is None or self.facts is None:
             return None
         blocks = []
-        known = self.facts.search(text, limit=RECALL_FACTS)
+        known = self.facts.search(text, limit=RECALL_FACTS, among=facts)
         if known:
             lines = [
                 f"- {json.dumps(f.statement, ensure_ascii=False)} (since {f.valid_from:%Y-%m-%d})"
@@ -454,7 +456,9 @@ class ChatService:
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
         key = self.spotlight_key()
-        recalled = self.recall(text)
+        # The current facts, read once: recall searches them, the profile is built of them.
+        facts = self.facts.current() if self.facts is not None else None
+        recalled = self.recall(text, facts=facts)
         consulted = self.consult(text)
         # Untrusted content already in the context: recalled memories, document passages,
         # earlier tool output.
@@ -473,6 +477,7 @@ class ChatService:
             key=key,
             data_rule=self.model.supports_tools,
             documents=consulted.block,
+            facts=facts,
         )
         # Labelled before fitting: what a smaller window leaves out can only lower the level.
         routed = self.routes_models()

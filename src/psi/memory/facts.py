@@ -33,9 +33,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Select, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from psi.clock import Clock
@@ -128,6 +129,18 @@ class Change:
     replaced: tuple[Fact, ...] = ()
 
 
+@cache
+def _current(by_category: bool) -> Select[Any]:
+    """What is true now for :user, newest first (:categories only, `by_category`); built
+    once, since every reply asks it."""
+    query = select(*FactRow.__table__.columns).where(
+        FactRow.user_id == bindparam("user"), FactRow.valid_to.is_(None)
+    )
+    if by_category:
+        query = query.where(FactRow.category.in_(bindparam("categories", expanding=True)))
+    return query.order_by(FactRow.valid_from.desc(), FactRow.id.desc())
+
+
 def _fact(row: Any) -> Fact:
     """A fact from its stored row (an ORM object or a plain row of its columns)."""
     return Fact(
@@ -180,16 +193,14 @@ class Facts:
         connection: Connection | None = None,
     ) -> list[Fact]:
         """What is true now, newest first (read in `connection`'s transaction when given)."""
-        query = select(*FactRow.__table__.columns).where(
-            FactRow.user_id == self.user_id, FactRow.valid_to.is_(None)
-        )
+        params: dict[str, Any] = {"user": self.user_id}
         if categories is not None:
-            query = query.where(FactRow.category.in_(list(categories)))
-        query = query.order_by(FactRow.valid_from.desc(), FactRow.id.desc())
+            params["categories"] = list(categories)
+        query = _current(categories is not None)
         if connection is not None:
-            return [_fact(row) for row in connection.execute(query)]
+            return [_fact(row) for row in connection.execute(query, params)]
         with self.store.transaction() as own:
-            return [_fact(row) for row in own.execute(query)]
+            return [_fact(row) for row in own.execute(query, params)]
 
     def get(self, fact_id: int) -> Fact:
         with self.store.session() as session:
@@ -211,13 +222,22 @@ class Facts:
             start = self._get(session, fact_id)
             return [_fact(r) for r in sorted(_chain(rows, start), key=_order)]
 
-    def search(self, query: str, *, limit: int = 10, history: bool = False) -> list[Fact]:
-        """Facts sharing words with `query`, the most words first, then the newest."""
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        history: bool = False,
+        among: Sequence[Fact] | None = None,
+    ) -> list[Fact]:
+        """Facts sharing words with `query`, the most words first, then the newest; among
+        the current ones (or `among`, when they were read already), or all with `history`."""
         wanted = content_stems(query)
         if not wanted:
             return []
         scored = []
-        for fact in self.all() if history else self.current():
+        facts = self.all() if history else among if among is not None else self.current()
+        for fact in facts:
             have = content_stems(
                 f"{fact.subject} {fact.statement} {(fact.key or '')}".replace("_", " ")
             )

@@ -19,7 +19,7 @@ say only what the facts say).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,6 +80,15 @@ class Profile:
     updated_at: datetime | None  # of the edit, or of the newest fact in a built profile
 
 
+_SECTIONED = [category for category, _ in SECTIONS]
+
+
+def _profile_of(current: Sequence[Fact]) -> Profile:
+    """The profile built from `current` facts (of the sections' categories), newest first."""
+    newest = max((f.updated_at for f in current), default=None)
+    return Profile(build_profile(current), edited_by_user=False, updated_at=newest)
+
+
 class Profiles:
     """One user's profile. Every query filters by `user_id`."""
 
@@ -89,7 +98,9 @@ class Profiles:
         self.clock = clock or store.clock
         self.facts = Facts(store, user_id=user_id, clock=self.clock)
 
-    def get(self) -> Profile:
+    def get(self, *, current: Sequence[Fact] | None = None) -> Profile:
+        """The user's own text, or the profile built from the current facts (`current`,
+        when they were read already)."""
         query = select(UserProfile.text, UserProfile.updated_at).where(
             UserProfile.user_id == self.user_id
         )
@@ -97,6 +108,8 @@ class Profiles:
             edited = connection.execute(query).first()
             if edited is not None:
                 return Profile(edited.text, edited_by_user=True, updated_at=edited.updated_at)
+            if current is not None:
+                return _profile_of([f for f in current if f.category in _SECTIONED])
             return self._built(connection)
 
     def built(self) -> Profile:
@@ -105,11 +118,7 @@ class Profiles:
             return self._built(connection)
 
     def _built(self, connection: Connection) -> Profile:
-        current = self.facts.current(
-            categories=[category for category, _ in SECTIONS], connection=connection
-        )
-        newest = max((f.updated_at for f in current), default=None)
-        return Profile(build_profile(current), edited_by_user=False, updated_at=newest)
+        return _profile_of(self.facts.current(categories=_SECTIONED, connection=connection))
 
     def set(self, text: str) -> Profile:
         """Store the user's own profile text; it is what psi sees from now on."""

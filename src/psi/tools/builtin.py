@@ -23,6 +23,7 @@ the ledger. What it returns is someone else's text: untrusted, spotlighted, guar
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -282,5 +283,7 @@ def builtin_tools() -> list[Tool]:
     ]
 
 
+@cache
 def builtin_toolbox() -> Toolbox:
+    """psi's own tools (stateless: one toolbox serves every turn of the process)."""
     return Toolbox(builtin_tools())

@@ -17,7 +17,7 @@ Each message is a full psi turn through psi.agent.chat.ChatService, as the API's
 import json
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from psi.agent.chat import ChatService, Turn
 from psi.errors import InputError, PsiError
+from psi.memory.facts import Fact
 from psi.store.conversations import Conversations
 from psi.web.base import Viewer, Web
 from psi.web.forms import Fields, fields
@@ -39,8 +40,8 @@ class WebChat(ChatService):
 
     recalled: str | None = None
 
-    def recall(self, text: str) -> str | None:
-        self.recalled = super().recall(text)
+    def recall(self, text: str, *, facts: Sequence[Fact] | None = None) -> str | None:
+        self.recalled = super().recall(text, facts=facts)
         return self.recalled
 
 

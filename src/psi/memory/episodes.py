@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,6 +122,42 @@ COMMON_FLOOR = 1_000
 # The PostgreSQL side of search leaves the same words out, in its BM25 query.
 _PG = PgSearch("memory_items", common_floor=COMMON_FLOOR)
 
+
+class CommonWords:
+    """The keywords found in more than half of the episodes, remembered for
+    COMMON_SECONDS: a word that common in a memory of 1,000 turns or more stays so for a
+    while, and every reply asks (two queries, a few percent of a served reply). Other
+    words are counted afresh each time, so one that becomes common is left out from the
+    next reply on."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], float] = {}
+        self._everyone = (0.0, 0)
+
+    def known(self, column: str, term: str) -> bool:
+        return self._until.get((column, term), 0.0) > time.monotonic()
+
+    def remember(self, column: str, terms: set[str]) -> None:
+        if len(self._until) > COMMON_KEPT:
+            self._until.clear()
+        until = time.monotonic() + COMMON_SECONDS
+        self._until.update({(column, term): until for term in terms})
+
+    def everyone(self, session: Connection) -> int:
+        """How many episodes there are (of every user: FTS5's idf counts them all); a
+        count past COMMON_FLOOR is kept for COMMON_SECONDS."""
+        now = time.monotonic()
+        if self._everyone[0] <= now:
+            count = int(session.scalar(select(func.count()).select_from(MemoryItem)) or 0)
+            kept = COMMON_SECONDS if count >= COMMON_FLOOR else 0.0
+            self._everyone = (now + kept, count)
+        return self._everyone[1]
+
+
+# How long a common word, and a large count of episodes, are remembered; how many words.
+COMMON_SECONDS = 10.0
+COMMON_KEPT = 10_000
+
 _TERM_COUNTS = text(
     "SELECT term, doc FROM memory_fts_terms WHERE col = :column AND term IN :terms"
 ).bindparams(bindparam("terms", expanding=True))
@@ -164,6 +201,7 @@ class Episodes:
     def __init__(self, store: Store, *, user_id: int) -> None:
         self.store = store
         self.user_id = user_id
+        self._common = CommonWords()
 
     def unindexed(self, *, limit: int = 512) -> list[Said]:
         """This user's messages that have no episode yet, oldest first."""
@@ -331,15 +369,17 @@ class Episodes:
         if not words:
             return words
         stems = dict(zip(words, porter(words), strict=True))
-        terms = {"column": column, "terms": sorted(set(stems.values()))}
-        held = {str(term): int(count) for term, count in session.execute(_TERM_COUNTS, terms)}
-        if 2 * max(held.values(), default=0) <= COMMON_FLOOR:
-            return words
-        # FTS5 ranks over every user's rows, so its idf counts them all; so does this.
-        everyone = int(session.scalar(select(func.count()).select_from(MemoryItem)) or 0)
-        if everyone < COMMON_FLOOR:
-            return words
-        return [word for word in words if 2 * held.get(stems[word], 0) <= everyone]
+        common = {t for t in stems.values() if self._common.known(column, t)}
+        if rest := sorted(set(stems.values()) - common):
+            read = session.execute(_TERM_COUNTS, {"column": column, "terms": rest})
+            held = {str(term): int(count) for term, count in read}
+            if 2 * max(held.values(), default=0) > COMMON_FLOOR:
+                everyone = self._common.everyone(session)
+                if everyone >= COMMON_FLOOR:
+                    found = {term for term, count in held.items() if 2 * count > everyone}
+                    self._common.remember(column, found)
+                    common |= found
+        return [word for word in words if stems[word] not in common]
 
     def _pg_keyword_search(
         self, query: str, *, limit: int, column: str, after: int

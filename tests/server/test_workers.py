@@ -36,10 +36,8 @@ open_weight = true
 """
 
 
-def test_two_workers_answer_and_index_each_message_once(
-    psi_home: Path, write_config: Callable[[str], Path]
-) -> None:
-    write_config(CONFIG)
+def serve_two_workers() -> tuple[subprocess.Popen[str], int]:
+    """`psi serve --workers 2` on a free port of 127.0.0.1, and the port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -47,6 +45,14 @@ def test_two_workers_answer_and_index_each_message_once(
         [PSI, "serve", "--port", str(port), "--workers", "2"],
         env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    return server, port
+
+
+def test_two_workers_answer_and_index_each_message_once(
+    psi_home: Path, write_config: Callable[[str], Path]
+) -> None:
+    write_config(CONFIG)
+    server, port = serve_two_workers()
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -101,13 +107,7 @@ def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
     psi_home: Path, write_config: Callable[[str], Path]
 ) -> None:
     write_config(CONFIG)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [PSI, "serve", "--port", str(port), "--workers", "2"],
-        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server, port = serve_two_workers()
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

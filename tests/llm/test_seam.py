@@ -172,3 +172,21 @@ def test_messages_round_trip_losslessly() -> None:
     message = Message.assistant("text", [call])
     assert Message.model_validate(message.model_dump()) == message
     assert Message.model_validate_json(message.model_dump_json()) == message
+
+
+def test_a_configured_scripted_model_keeps_only_its_latest_calls() -> None:
+    # A scripted profile can answer a long-running psi serve: its record of calls stays
+    # bounded, newest last, while a model built in a test keeps every call.
+    from psi.config import Backend, ModelProfile, Settings
+    from psi.llm.scripted import KEPT_CALLS
+
+    profile = ModelProfile(name="demo", backend=Backend.scripted, model="demo", local=True)
+    served = ScriptedModel.from_profile(profile, Settings())
+    built = ScriptedModel(fallback="echo")
+    for i in range(KEPT_CALLS + 50):
+        served.chat([Message.user(f"turn {i}")])
+        built.chat([Message.user(f"turn {i}")])
+    assert len(served.calls) == KEPT_CALLS
+    assert served.calls[-1].messages[-1].content == f"turn {KEPT_CALLS + 49}"
+    assert served.calls[0].messages[-1].content == "turn 50"
+    assert len(built.calls) == KEPT_CALLS + 50

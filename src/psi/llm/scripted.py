@@ -2,7 +2,8 @@
 
     model = ScriptedModel(["Hello!", '{"title": "Run"}', RuntimeError("boom")])
     model.chat([Message.user("hi")]).text          # "Hello!"
-    model.calls[0].messages                        # what psi sent
+    model.calls[0].messages                        # what psi sent (every call; a model
+                                                   # from a profile keeps the last 100)
 
 A reply can be a string, a Reply (for tool calls), an exception to raise,
 or a function of the messages that returns either. With nothing queued, the
@@ -28,6 +29,10 @@ from psi.llm.types import ChatOptions, Chunk, Message, Reply, ToolSpec, Usage
 ScriptItem = str | Reply | BaseException | Callable[[list[Message]], "str | Reply"]
 
 
+# Calls a model made from a profile (config.toml) remembers: the latest ones.
+KEPT_CALLS = 100
+
+
 @dataclass
 class ScriptedCall:
     messages: list[Message]
@@ -49,6 +54,7 @@ class ScriptedModel(ChatModel):
         supports_tools: bool = False,
         supports_schema: bool = False,
         context_window: int = 8192,
+        keep_calls: int | None = None,
     ) -> None:
         profile = profile or ModelProfile(
             name="scripted",
@@ -64,12 +70,18 @@ class ScriptedModel(ChatModel):
         self.queue: deque[ScriptItem] = deque(replies)
         self.fallback = fallback
         self.chunk_delay = chunk_delay
-        self.calls: list[ScriptedCall] = []
+        # Every call (None), or the last `keep_calls`: a configured profile answers a
+        # long-running psi serve, where keeping every call would grow without end.
+        self.calls: deque[ScriptedCall] = deque(maxlen=keep_calls)
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, settings: Settings) -> ScriptedModel:
         return cls(
-            profile.replies, profile=profile, fallback="echo", chunk_delay=profile.chunk_delay
+            profile.replies,
+            profile=profile,
+            fallback="echo",
+            chunk_delay=profile.chunk_delay,
+            keep_calls=KEPT_CALLS,
         )
 
     def add(self, *replies: ScriptItem) -> None:

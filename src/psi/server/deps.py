@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+from anyio import to_thread
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi import Path as FastAPIPath
 
@@ -85,13 +86,18 @@ class Principal:
     is_admin: bool
 
 
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """The user the bearer token belongs to; 401 without a valid one."""
-    from psi.store.models import User
-
+async def principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The user the bearer token belongs to; 401 without a valid one. A dependency of
+    every route, so it runs on the event loop (a plain function would cost each request
+    a thread hand-off): a token this process verified lately is known at once; one to
+    check (scrypt and a query, tens of milliseconds) is checked on a worker thread."""
     psi: Services = request.app.state.psi
     token = (authorization or "").removeprefix("Bearer ").strip()
-    user_id = psi.tokens.verify(token) if token else None
+    user_id = psi.tokens.remembered(token) if token else None
+    if user_id is None and token:
+        user_id = await to_thread.run_sync(psi.tokens.verify, token)
     if user_id is None:
         raise HTTPException(
             status_code=401,
@@ -100,15 +106,23 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
             headers={"WWW-Authenticate": "Bearer"},
         )
     # A user's name and admin flag are set before their first token and never change.
-    if user_id not in psi.principals:
-        with psi.store.session() as session:
-            user = session.get(User, user_id)
-            assert user is not None  # tokens go with their user
-            psi.principals[user_id] = Principal(user.id, user.name, bool(user.is_admin))
-    return psi.principals[user_id]
+    found = psi.principals.get(user_id)
+    if found is None:
+        found = await to_thread.run_sync(_principal_of, psi, user_id)
+        psi.principals[user_id] = found
+    return found
 
 
-def services(request: Request) -> Services:
+def _principal_of(psi: Services, user_id: int) -> Principal:
+    from psi.store.models import User
+
+    with psi.store.session() as session:
+        user = session.get(User, user_id)
+        assert user is not None  # tokens go with their user
+        return Principal(user.id, user.name, bool(user.is_admin))
+
+
+async def services(request: Request) -> Services:
     psi: Services = request.app.state.psi
     return psi
 

@@ -34,6 +34,10 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 CACHE_SECONDS = 60.0
 
 
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def _digest(token: str, salt: bytes) -> bytes:
     return hashlib.scrypt(token.encode("utf-8"), salt=salt, **_SCRYPT)
 
@@ -73,12 +77,20 @@ class Tokens:
             session.add(row)
         return token
 
+    def remembered(self, token: str) -> int | None:
+        """The user of a token this process verified in the last CACHE_SECONDS, or None
+        (then `verify` tells). No I/O: an event loop may ask."""
+        seen = self._seen.get(_key(token))
+        if seen is not None and time.monotonic() - seen[1] < CACHE_SECONDS:
+            return seen[0]
+        return None
+
     def verify(self, token: str) -> int | None:
         """The user the token belongs to, or None (unknown, malformed or revoked)."""
         form = _FORM.match(token.strip())
         if form is None:
             return None
-        key = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        key = _key(token)
         now = time.monotonic()
         with self._lock:
             seen = self._seen.get(key)

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from psi.errors import PsiError, UserError
@@ -114,7 +114,8 @@ async def chat_completions(
                 wind_up()
 
         await to_thread.run_sync(drain)
-        return _completion(turn, reply_id, created)
+        # Plain JSON already: a JSONResponse spares FastAPI walking it to encode it.
+        return JSONResponse(_completion(turn, reply_id, created))
 
     def events() -> Iterator[str]:
         name = turn.model.name

@@ -121,6 +121,19 @@ def test_without_documents_the_turn_is_as_before(store: Store) -> None:
     assert "data from documents" not in system
 
 
+def test_a_document_added_during_a_conversation_answers_its_next_message(
+    store: Store, tmp_path: Path
+) -> None:
+    chat = service(store, ["Not that I know.", answer_from_first_passage])
+    turn = chat.send("When was the boiler serviced?")
+    assert "".join(turn) == "Not that I know." and turn.sources == []
+    (tmp_path / "boiler.md").write_text("# Boiler\n\nServiced on 3 May.\n")
+    chat.library.add([tmp_path / "boiler.md"])  # type: ignore[union-attr]
+    turn = chat.send("When was the boiler serviced?")
+    assert "".join(turn) == "Your note says: Serviced on 3 May. [1]"
+    assert [s.heading for s in turn.cited] == ["Boiler"]
+
+
 def _forget_call(memory_id: int) -> Reply:
     call = ToolCall(id="c-forget", name="forget_memory", arguments={"memory_id": memory_id})
     return Reply(message=Message.assistant("", tool_calls=[call]), model="scripted")

@@ -51,7 +51,7 @@ from psi.llm.base import ChatModel, ChatStream, prompt_text
 from psi.llm.registry import get_model
 from psi.llm.types import ChatOptions, Message, Reply, ToolSpec
 from psi.memory.facts import Fact, Facts
-from psi.memory.profile import Profiles, profile_block
+from psi.memory.profile import Profile, Profiles, profile_block
 from psi.memory.service import BackgroundIndexer, Memory, TextEmbedder
 from psi.safety.approval import Approvals, Approver, HoldForUser, Refuse
 from psi.safety.audit import Audit
@@ -131,6 +131,15 @@ def verdict_writer(judged: tuple[Verdict, str] | None, audit: Audit | None) -> V
         return audit.verdict_in(connection, verdict, text, conversation_id=conversation_id)
 
     return write
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a reply reads first (ChatService._known)."""
+
+    facts: list[Fact] | None
+    profile: Profile | None
+    documents: bool
 
 
 class ChatService:
@@ -231,8 +240,8 @@ class ChatService:
 
         `embed=False` suits one-shot commands: memory is still indexed for keyword
         recall, but the embedding model is not loaded after the answer. `documents`
-        answers from the user's documents (None: when `docs.chat` is on and there are
-        any)."""
+        answers from the user's documents while there are any (None: when `docs.chat`
+        is on)."""
         store = open_store(settings.db_url)
         user_id = store.ensure_user(settings.user)
         chat_model = get_model(settings.profile(model), settings)
@@ -253,9 +262,8 @@ class ChatService:
                 clock=clock,
             ),
         )
-        if documents is None:
-            documents = settings.docs.chat and service.has_documents()
-        service.use_documents = documents
+        # Each message consults the documents while there are any (ChatService._known).
+        service.use_documents = settings.docs.chat if documents is None else documents
         service.pinned = model is not None
         # The guard loads (about 0.7 s for the embedded one) while the model does.
         service.guards.warm()
@@ -312,11 +320,12 @@ class ChatService:
         key: str | None = None,
         data_rule: bool = False,
         documents: str | None = None,
-        facts: Sequence[Fact] | None = None,
+        profile: Profile | None = None,
     ) -> Message:
-        """The system message: psi's prompt, today, the profile, and what memory recalled,
-        spotlighted as data under the turn's `key` (with the rule that says what that
-        means, also given when `data_rule` asks for it: tool output will come)."""
+        """The system message: psi's prompt, today, the profile (`profile`, when it was
+        read already), and what memory recalled, spotlighted as data under the turn's
+        `key` (with the rule that says what that means, also given when `data_rule` asks
+        for it: tool output will come)."""
         base = self.settings.system_prompt or prompt_text("system.md").strip()
         today = self.clock().strftime("%A %d %B %Y")
         parts = [base, f"Today is {today}."]
@@ -325,10 +334,11 @@ class ChatService:
         if recalled or documents or data_rule:
             parts.append(DATA_RULE)
         if self.memory is not None:
-            profiles = Profiles(self.store, user_id=self.user_id)
-            profile = profile_block(profiles.get(current=facts).text)
-            if profile:
-                parts.append(profile)
+            if profile is None:
+                profile = Profiles(self.store, user_id=self.user_id).get()
+            block = profile_block(profile.text)
+            if block:
+                parts.append(block)
         key = key or self.spotlight_key()
         if recalled:
             parts.append(spotlight(recalled, "memory", key))
@@ -338,6 +348,26 @@ class ChatService:
 
     def has_documents(self) -> bool:
         return self.library is not None and self.library.index.any()
+
+    def _known(self) -> Known:
+        """What a reply reads before it is written, in one transaction: the current facts
+        (recall searches them, the profile is built of them), the profile, and whether
+        the user's documents are to be consulted (`use_documents` and there are any, so
+        one added since the last message answers this one)."""
+        with self.store.transaction() as connection:
+            facts = None
+            profile = None
+            if self.memory is not None and self.facts is not None:
+                facts = self.facts.current(connection=connection)
+                profile = Profiles(self.store, user_id=self.user_id).get(
+                    current=facts, connection=connection
+                )
+            documents = (
+                self.use_documents
+                and self.library is not None
+                and self.library.index.any(connection=connection)
+            )
+        return Known(facts, profile, documents)
 
     def consult(self, text: str) -> Consulted:
         """The passages of the user's documents most relevant to `text`, as a numbered
@@ -456,10 +486,9 @@ class ChatService:
         new = Message.user(text)
         history = [stored.chat for stored in self.history()]
         key = self.spotlight_key()
-        # The current facts, read once: recall searches them, the profile is built of them.
-        facts = self.facts.current() if self.facts is not None else None
-        recalled = self.recall(text, facts=facts)
-        consulted = self.consult(text)
+        known = self._known()
+        recalled = self.recall(text, facts=known.facts)
+        consulted = self.consult(text) if known.documents else Consulted()
         # Untrusted content already in the context: recalled memories, document passages,
         # earlier tool output.
         untrusted = {"memory"} if recalled else set()
@@ -477,7 +506,7 @@ class ChatService:
             key=key,
             data_rule=self.model.supports_tools,
             documents=consulted.block,
-            facts=facts,
+            profile=known.profile,
         )
         # Labelled before fitting: what a smaller window leaves out can only lower the level.
         routed = self.routes_models()

@@ -17,13 +17,16 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from psi.knowledge.chunking import Chunk
 from psi.memory.episodes import dense_search, fts_query, topical_words
 from psi.store.db import Store
 from psi.store.models import DocChunk, DocRoot, Document
 from psi.store.pgsearch import PgSearch
+
+# One of the user's documents, if any (built once: every reply asks).
+_ANY = select(Document.id).where(Document.user_id == bindparam("user")).limit(1)
 
 
 @dataclass(frozen=True)
@@ -218,11 +221,13 @@ class DocIndex:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def any(self) -> bool:
-        """Whether the user has a document (one index lookup, where a count reads them all)."""
-        query = select(Document.id).where(Document.user_id == self.user_id).limit(1)
-        with self.store.transaction() as connection:
-            return connection.scalar(query) is not None
+    def any(self, *, connection: Connection | None = None) -> bool:
+        """Whether the user has a document (one index lookup, where a count reads them all),
+        read in `connection`'s transaction when given."""
+        if connection is None:
+            with self.store.transaction() as own:
+                return self.any(connection=own)
+        return connection.scalar(_ANY, {"user": self.user_id}) is not None
 
     def count(self) -> int:
         query = select(func.count(Document.id)).where(Document.user_id == self.user_id)

@@ -72,7 +72,8 @@ class ScriptedModel(ChatModel):
         self.chunk_delay = chunk_delay
         # Every call (None), or the last `keep_calls`: a configured profile answers a
         # long-running psi serve, where keeping every call would grow without end.
-        self.calls: deque[ScriptedCall] = deque(maxlen=keep_calls)
+        self.keep_calls = keep_calls
+        self.calls: list[ScriptedCall] = []
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, settings: Settings) -> ScriptedModel:
@@ -97,6 +98,8 @@ class ScriptedModel(ChatModel):
     ) -> Iterator[Chunk]:
         convo = list(messages)
         self.calls.append(ScriptedCall(convo, list(tools or ()), json_schema, options))
+        if self.keep_calls is not None and len(self.calls) > self.keep_calls:
+            del self.calls[0]
         reply = self._next(convo)
         words = re.findall(r"\S+\s*|\s+", reply.text)
         budget = options.max_tokens or len(words)

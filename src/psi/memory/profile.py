@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from psi.clock import Clock
 from psi.errors import InputError
@@ -82,6 +82,11 @@ class Profile:
 
 _SECTIONED = [category for category, _ in SECTIONS]
 
+# The user's own profile text, if they wrote one (built once: every reply asks).
+_EDITED = select(UserProfile.text, UserProfile.updated_at).where(
+    UserProfile.user_id == bindparam("user")
+)
+
 
 def _profile_of(current: Sequence[Fact]) -> Profile:
     """The profile built from `current` facts (of the sections' categories), newest first."""
@@ -98,19 +103,20 @@ class Profiles:
         self.clock = clock or store.clock
         self.facts = Facts(store, user_id=user_id, clock=self.clock)
 
-    def get(self, *, current: Sequence[Fact] | None = None) -> Profile:
+    def get(
+        self, *, current: Sequence[Fact] | None = None, connection: Connection | None = None
+    ) -> Profile:
         """The user's own text, or the profile built from the current facts (`current`,
-        when they were read already)."""
-        query = select(UserProfile.text, UserProfile.updated_at).where(
-            UserProfile.user_id == self.user_id
-        )
-        with self.store.transaction() as connection:
-            edited = connection.execute(query).first()
-            if edited is not None:
-                return Profile(edited.text, edited_by_user=True, updated_at=edited.updated_at)
-            if current is not None:
-                return _profile_of([f for f in current if f.category in _SECTIONED])
-            return self._built(connection)
+        when they were read already); read in `connection`'s transaction when given."""
+        if connection is None:
+            with self.store.transaction() as own:
+                return self.get(current=current, connection=own)
+        edited = connection.execute(_EDITED, {"user": self.user_id}).first()
+        if edited is not None:
+            return Profile(edited.text, edited_by_user=True, updated_at=edited.updated_at)
+        if current is not None:
+            return _profile_of([f for f in current if f.category in _SECTIONED])
+        return self._built(connection)
 
     def built(self) -> Profile:
         """The profile built from current facts, whether or not the user edited theirs."""

@@ -133,7 +133,7 @@ def served_chat(
         library=Library(store, user_id=user_id, settings=settings.docs, embedder=memory.embedder),
     )
     # The user's documents answer too, once there are any (docs.chat), as in psi chat.
-    service.use_documents = settings.docs.chat and service.has_documents()
+    service.use_documents = settings.docs.chat
     service.pinned = model != "psi"
     return service, lock
 

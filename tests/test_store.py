@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from psi.errors import InputError, NotFound, StoreError
 from psi.llm import Message, ToolCall
@@ -278,3 +278,51 @@ def test_text_with_a_nul_character_is_stored_or_refused_plainly(
     with pytest.raises(InputError, match="NUL character"):
         conversations.add(cid, message)
     assert conversations.messages(cid) == []  # nothing half-stored
+
+
+def test_upgrading_to_0015_keeps_what_memory_indexed_and_indexes_the_rest(store: Store) -> None:
+    from alembic import command
+
+    from psi.memory.service import Memory
+    from psi.store.models import MemoryItem
+    from psi.store.models import Message as MessageRow
+
+    user_id = store.ensure_user("local")
+    conversations = Conversations(store, user_id=user_id)
+    memory = Memory(store, user_id=user_id, embedder=None)
+    talk = conversations.create(model_profile="demo")
+    conversations.add(talk, Message.user("The beagle is called Miso."))
+    conversations.add(talk, Message.assistant("Miso, noted."))
+    assert memory.index_pending(embed=False) == 2
+    with store.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    assert store.current_revision() == "0014"
+    # Said while psi was older: not indexed yet, and a tool's output, never indexed.
+    with store.engine.begin() as connection:
+        at = "2026-01-01 09:00:00.000000"
+        for role, content in (("user", "Miso likes carrots."), ("tool", "42")):
+            connection.exec_driver_sql(
+                "INSERT INTO messages (conversation_id, user_id, role, content, created_at, "
+                "prompt_tokens, completion_tokens, interrupted) "
+                f"VALUES ({talk}, {user_id}, '{role}', '{content}', '{at}', 0, 0, FALSE)"
+            )
+    store.migrate()
+    assert store.current_revision() == HEAD
+    with store.session() as session:
+        flags = dict(session.execute(select(MessageRow.content, MessageRow.indexed)).all())
+        assert session.query(MemoryItem).count() == 2
+    assert flags == {
+        "The beagle is called Miso.": True,
+        "Miso, noted.": True,
+        "Miso likes carrots.": False,
+        "42": True,
+    }
+    assert memory.index_pending(embed=False) == 1
+    assert [e.text for e in memory.episodes.tail(talk, 10)] == [
+        "The beagle is called Miso.",
+        "Miso, noted.",
+        "Miso likes carrots.",
+    ]
+    assert memory.index_pending(embed=False) == 0

@@ -203,11 +203,6 @@ class Episodes:
         self.user_id = user_id
         self._common = CommonWords()
 
-    def unindexed(self, *, limit: int = 512) -> list[Said]:
-        """This user's messages that have no episode yet, oldest first."""
-        with self.store.session() as session:
-            return Indexing(self, session).unindexed(limit=limit)
-
     @contextmanager
     def indexing(self) -> Iterator[Indexing]:
         """One indexing pass as one transaction, and one pass at a time for this user in
@@ -522,6 +517,22 @@ class Episodes:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
+# The user's messages memory has yet to index, oldest first (the partial index
+# ix_messages_unindexed holds just these).
+_UNINDEXED = (
+    select(
+        Message.id, Message.conversation_id, Message.name, Message.role, Message.content,
+        Message.created_at,
+    )
+    .where(Message.user_id == bindparam("user"), text("NOT messages.indexed"))
+    .order_by(Message.id)
+    .limit(bindparam("limit"))
+)  # fmt: skip
+_MARK_INDEXED = (
+    update(Message).where(Message.id.in_(bindparam("ids", expanding=True))).values(indexed=True)
+)
+
+
 @cache
 def _tails() -> Select[tuple[Any, ...]]:
     """The newest :count episodes of each of :conversations, oldest first (built once:
@@ -561,24 +572,18 @@ class Indexing:
         self.is_sqlite = episodes.store.is_sqlite
         self.session = session
 
-    def unindexed(self, *, limit: int) -> list[Said]:
-        """This user's messages that have no episode yet, oldest first."""
-        query = (
-            select(
-                Message.id, Message.conversation_id, Message.name, Message.role,
-                Message.content, Message.created_at,
-            )
-            .outerjoin(MemoryItem, MemoryItem.message_id == Message.id)
-            .where(
-                Message.user_id == self.user_id,
-                MemoryItem.id.is_(None),
-                Message.role.in_(("user", "assistant")),
-                Message.content != "",
-            )
-            .order_by(Message.id)
-            .limit(limit)
-        )  # fmt: skip
-        return [
+    def take_unindexed(self, *, limit: int) -> tuple[list[Said], int]:
+        """This user's next `limit` messages memory has not yet indexed, oldest first,
+        marked indexed in this transaction (which makes their episodes): those to make
+        episodes of, and how many were taken (tool traffic and empty text are taken, and
+        make none). The partial index on the unindexed keeps this as quick at 100,000
+        messages as at 10."""
+        rows = self.session.execute(
+            _UNINDEXED, {"user": self.user_id, "limit": limit}
+        ).all()  # fmt: skip
+        if rows:
+            self.session.execute(_MARK_INDEXED, {"ids": [row.id for row in rows]})
+        said = [
             Said(
                 message_id=row.id,
                 conversation_id=row.conversation_id,
@@ -586,8 +591,10 @@ class Indexing:
                 text=row.content,
                 at=row.created_at,
             )
-            for row in self.session.execute(query)
+            for row in rows
+            if row.role in ("user", "assistant") and row.content != ""
         ]
+        return said, len(rows)
 
     def tails(self, conversation_ids: Sequence[int], count: int) -> dict[int, list[Episode]]:
         """The newest `count` episodes of each conversation, oldest first, in one query."""

@@ -117,13 +117,13 @@ class Memory:
         with self._index_lock:
             while True:
                 with self.episodes.indexing() as batch:
-                    said = batch.unindexed(limit=INDEX_BATCH)
+                    said, taken = batch.take_unindexed(limit=INDEX_BATCH)
                     self._index(batch, said)
                 made += len(said)
                 if self._participants is not None:
                     known = set(self._participants)
                     self._participants += sorted({s.speaker for s in said} - known)
-                if len(said) < INDEX_BATCH:
+                if taken < INDEX_BATCH:
                     break
         if embed:
             self.embed_pending()

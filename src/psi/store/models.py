@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -105,7 +107,17 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        # The messages memory has yet to index: what the indexer reads (migration 0015).
+        Index(
+            "ix_messages_unindexed",
+            "user_id",
+            "id",
+            sqlite_where=text("NOT indexed"),
+            postgresql_where=text("NOT indexed"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -120,6 +132,8 @@ class Message(Base):
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     tool_call_id: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(100))
+    # Seen by memory's indexer: an episode made of it, or nothing to make (tool traffic).
+    indexed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

@@ -4,4 +4,4 @@ HEAD names the newest revision so start-up can see the database is current
 without importing Alembic; a test keeps it equal to Alembic's own head.
 """
 
-HEAD = "0014"
+HEAD = "0015"

@@ -69,6 +69,10 @@ def call_text(tool: str, arguments: dict[str, Any]) -> str:
     return f"{tool}({args})"
 
 
+# An audit row (built once: a reply writes two).
+_INSERT = insert(AuditRecord).returning(AuditRecord.id)
+
+
 class Audit:
     def __init__(self, store: Store, *, user_id: int, clock: Clock = system_clock) -> None:
         self.store = store
@@ -78,9 +82,7 @@ class Audit:
     def _add(self, connection: Connection | None = None, **values: Any) -> int:
         row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
         if connection is not None:
-            added: int = connection.execute(
-                insert(AuditRecord).returning(AuditRecord.id), row
-            ).scalar_one()
+            added: int = connection.execute(_INSERT, row).scalar_one()
             return added
         with self.store.writing() as own:
             return self._add(own, **values)

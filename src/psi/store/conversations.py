@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, String, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from psi.errors import NotFound
@@ -22,6 +21,24 @@ from psi.store.models import Conversation, Message
 from psi.store.records import UNTITLED, ConversationSummary
 
 TITLE_CHARS = 60
+
+# The statements of every message stored, built once (a reply stores two).
+_INSERT_CONVERSATION = insert(Conversation).returning(Conversation.id)
+_INSERT_MESSAGE = insert(Message).returning(Message.id)
+# A conversation touched by a new message: its time, its model when one is named, and
+# its title when it has none and a user's message can give one.
+_TOUCH = (
+    update(Conversation)
+    .where(
+        Conversation.id == bindparam("conversation"),
+        Conversation.user_id == bindparam("user"),
+    )
+    .values(
+        updated_at=bindparam("now", type_=Conversation.updated_at.type),
+        model_profile=func.coalesce(bindparam("profile", type_=String), Conversation.model_profile),
+        title=func.coalesce(Conversation.title, bindparam("title", type_=String)),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -137,19 +154,18 @@ class Conversations:
         message also titles the conversation. `also(connection, conversation_id)` writes
         more in the same transaction (the guard's verdict on the message, say)."""
         now = at or self.store.clock()
-        changes: dict[str, Any] = {"updated_at": now}
-        if model_profile:
-            changes["model_profile"] = model_profile
-        if message.role == "user" and message.content.strip():
-            changes["title"] = func.coalesce(Conversation.title, _title(message.content))
+        titled = message.role == "user" and message.content.strip()
+        touch = {
+            "conversation": conversation_id,
+            "user": self.user_id,
+            "now": now,
+            "profile": model_profile or None,
+            "title": _title(message.content) if titled else None,
+        }
         with self.store.writing() as session:
             # The conversation's row is checked to be this user's and touched in one
             # statement; the message follows in the same transaction.
-            touched = session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id, Conversation.user_id == self.user_id)
-                .values(changes)
-            )
+            touched = session.execute(_TOUCH, touch)
             if not getattr(touched, "rowcount", 0):
                 raise _missing(conversation_id)
             message_id = self._insert(
@@ -181,7 +197,7 @@ class Conversations:
         titled = message.role == "user" and message.content.strip()
         with self.store.writing() as session:
             conversation_id = session.execute(
-                insert(Conversation).returning(Conversation.id),
+                _INSERT_CONVERSATION,
                 {
                     "user_id": self.user_id,
                     "title": _title(message.content) if titled else None,
@@ -221,7 +237,7 @@ class Conversations:
             "tool_call_id": message.tool_call_id,
             "name": message.name,
         }
-        message_id: int = session.execute(insert(Message).returning(Message.id), row).scalar_one()
+        message_id: int = session.execute(_INSERT_MESSAGE, row).scalar_one()
         return message_id
 
     def retitle(self, conversation_id: int) -> None:

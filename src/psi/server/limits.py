@@ -95,6 +95,7 @@ class RequestTimeoutMiddleware:
         # Requests answered 504 whose handlers are still running (a thread cannot be
         # cancelled); kept so they finish, and so shutdown can wait for them.
         self.late = late
+        self._refusals: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -103,26 +104,44 @@ class RequestTimeoutMiddleware:
         state = scope.setdefault("state", {})
         state["deadline"] = time.monotonic() + self.seconds
         state["timeout"] = self.seconds
-        started = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        request = asyncio.current_task()
+        started = False
         answered = False
 
         async def guarded(message: Message) -> None:
+            nonlocal started
             if answered:
                 return  # the 504 went out instead
             if message["type"] == "http.response.start":
-                started.set()
+                started = True
             await send(message)
 
-        task = asyncio.ensure_future(self.app(scope, receive, guarded))
-        waiter = asyncio.ensure_future(started.wait())
-        await asyncio.wait({task, waiter}, timeout=self.seconds, return_when="FIRST_COMPLETED")
-        waiter.cancel()
-        if task.done() or started.is_set():
-            await task
-            return
-        answered = True
-        self.late.add(task)
-        task.add_done_callback(self._settled)
+        def expire() -> None:
+            nonlocal answered
+            if started:
+                return
+            answered = True
+            if request is not None:
+                self.late.add(request)
+            refusal = loop.create_task(self._refuse(send))
+            self._refusals.add(refusal)
+            refusal.add_done_callback(self._refusals.discard)
+
+        # A timer, not a task and a wait of its own per request: the request runs on.
+        timer = loop.call_later(self.seconds, expire)
+        try:
+            await self.app(scope, receive, guarded)
+        except Exception as exc:
+            if not answered:
+                raise
+            log.warning("a request answered 504 failed later: %r", exc)
+        finally:
+            timer.cancel()
+            if request is not None:
+                self.late.discard(request)
+
+    async def _refuse(self, send: Any) -> None:
         error = timed_out(self.seconds)
         body = json.dumps(error_body(error.message, hint=error.hint, kind="RequestTimeout"))
         await send(
@@ -133,8 +152,3 @@ class RequestTimeoutMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body.encode("utf-8")})
-
-    def _settled(self, task: asyncio.Task[None]) -> None:
-        self.late.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("a request answered 504 failed later: %r", task.exception())

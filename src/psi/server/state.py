@@ -150,14 +150,13 @@ class Services:
     late: set[asyncio.Task[None]] = field(default_factory=set)
     # Each token's user as routes see them (psi.server.deps.principal), by user id.
     principals: dict[int, Principal] = field(default_factory=dict)
-    # The threads chat turns do their own work on (server.turn_threads).
-    turns: Any = None
+    # Held while a chat turn or a memory search does its own work: at most
+    # server.turn_threads threads at once.
+    turns: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(2))
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Services:
-        import anyio
-
         return cls(
             settings, store, Tokens(store), Models(settings), Memories(settings, store),
-            LiveTurns(), turns=anyio.CapacityLimiter(settings.server.turn_threads),
+            LiveTurns(), turns=threading.Semaphore(settings.server.turn_threads),
         )  # fmt: skip

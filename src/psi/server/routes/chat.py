@@ -74,31 +74,31 @@ async def chat_completions(
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
     def begin() -> tuple[Any, Any, Any]:
-        service, lock = _service(psi, who, body.model)
-        try:
-            if conversation is not None:
-                service.resume(conversation)
-            else:
-                _seed(service, body.messages[:-1])
-            lock.acquire()
-        except BaseException:
-            service.close()
-            raise
-        try:
-            return service, lock, service.send(last.content or "", options=options)
-        except BaseException:
-            lock.release()
-            service.close()
-            raise
+        # A turn's own work (recall, guards, the store) runs on at most
+        # server.turn_threads threads at once; more would only take turns at the
+        # interpreter lock. What the model does after it is not held back.
+        with psi.turns:
+            service, lock = _service(psi, who, body.model)
+            try:
+                if conversation is not None:
+                    service.resume(conversation)
+                else:
+                    _seed(service, body.messages[:-1])
+                lock.acquire()
+            except BaseException:
+                service.close()
+                raise
+            try:
+                return service, lock, service.send(last.content or "", options=options)
+            except BaseException:
+                lock.release()
+                service.close()
+                raise
 
-    # A turn's own work (recall, guards, the store) runs on at most server.turn_threads
-    # threads at once; more would only take turns at the interpreter lock.
-    service, lock, turn = await to_thread.run_sync(begin, limiter=psi.turns)
-    live = psi.streams.start(
-        turn, deadline=deadline_of(request), seconds=psi.settings.server.request_timeout
-    )
+    deadline = deadline_of(request)
+    seconds = psi.settings.server.request_timeout
 
-    def wind_up() -> None:
+    def wind_up(live: Any, service: Any, lock: Any) -> None:
         live.finish()
         psi.streams.end(live)
         lock.release()
@@ -106,16 +106,22 @@ async def chat_completions(
 
     if not body.stream:
 
-        def drain() -> None:
+        def answer() -> dict[str, Any]:
+            service, lock, turn = begin()
+            live = psi.streams.start(turn, deadline=deadline, seconds=seconds)
             try:
                 for _ in live:
                     pass
             finally:
-                wind_up()
+                wind_up(live, service, lock)
+            return _completion(turn, reply_id, created)
 
-        await to_thread.run_sync(drain)
+        # The whole turn in one thread: one hand-off from the event loop, not two.
         # Plain JSON already: a JSONResponse spares FastAPI walking it to encode it.
-        return JSONResponse(_completion(turn, reply_id, created))
+        return JSONResponse(await to_thread.run_sync(answer))
+
+    service, lock, turn = await to_thread.run_sync(begin)
+    live = psi.streams.start(turn, deadline=deadline, seconds=seconds)
 
     def events() -> Iterator[str]:
         name = turn.model.name
@@ -133,7 +139,7 @@ async def chat_completions(
             yield "data: " + json.dumps(error) + "\n\n"
         finally:
             # However it ended (a client that went away too): what arrived is stored.
-            wind_up()
+            wind_up(live, service, lock)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 

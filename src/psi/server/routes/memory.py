@@ -127,8 +127,14 @@ async def search_memories(
 ) -> dict[str, Any]:
     """What psi would recall for `q`, best first (a ranking, so no further pages)."""
     memory, _ = psi.memories.get(who.user_id)
-    # On the threads chat turns prepare on (server.turn_threads): recall is the same work.
-    found = await to_thread.run_sync(lambda: memory.recall(q, limit=limit), limiter=psi.turns)
+
+    def recall() -> list[Any]:
+        # As many at once as chat turns (server.turn_threads): recall is the same work.
+        with psi.turns:
+            recalled: list[Any] = memory.recall(q, limit=limit)
+            return recalled
+
+    found = await to_thread.run_sync(recall)
     return {"data": [_episode(r.episode) for r in found]}
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from psi.config import Settings
 from psi.server.streams import LiveTurns
@@ -138,6 +141,36 @@ def served_chat(
     return service, lock
 
 
+class TurnGate:
+    """At most `size` chat turns (or memory searches) do their own work at once: recall,
+    guards, the store, on threads that would otherwise only take turns at the
+    interpreter lock. First come, first served; a request waits on the event loop,
+    holding no thread, and the thread doing the work lets the next one in as soon as
+    that part is done, while it goes on to the model's answer.
+
+        leave = await gate.enter()
+        try:
+            await to_thread.run_sync(work, leave)   # work calls leave() when its part ends
+        finally:
+            leave()                                  # once, however it ended
+    """
+
+    def __init__(self, size: int) -> None:
+        self._limiter = anyio.CapacityLimiter(size)
+
+    async def enter(self) -> Callable[[], None]:
+        loop = asyncio.get_running_loop()
+        holder = object()
+        await self._limiter.acquire_on_behalf_of(holder)
+        left = threading.Lock()
+
+        def leave() -> None:  # from any thread; the limiter itself is the loop's
+            if left.acquire(blocking=False):
+                loop.call_soon_threadsafe(self._limiter.release_on_behalf_of, holder)
+
+        return leave
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
@@ -150,13 +183,13 @@ class Services:
     late: set[asyncio.Task[None]] = field(default_factory=set)
     # Each token's user as routes see them (psi.server.deps.principal), by user id.
     principals: dict[int, Principal] = field(default_factory=dict)
-    # Held while a chat turn or a memory search does its own work: at most
-    # server.turn_threads threads at once.
-    turns: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(2))
+    # Entered while a chat turn or a memory search does its own work: at most
+    # server.turn_threads at once.
+    turns: TurnGate = field(default_factory=lambda: TurnGate(2))
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Services:
         return cls(
             settings, store, Tokens(store), Models(settings), Memories(settings, store),
-            LiveTurns(), turns=threading.Semaphore(settings.server.turn_threads),
+            LiveTurns(), turns=TurnGate(settings.server.turn_threads),
         )  # fmt: skip

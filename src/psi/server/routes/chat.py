@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
@@ -73,11 +73,10 @@ async def chat_completions(
     created = int(time.time())
     reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
-    def begin() -> tuple[Any, Any, Any]:
-        # A turn's own work (recall, guards, the store) runs on at most
-        # server.turn_threads threads at once; more would only take turns at the
-        # interpreter lock. What the model does after it is not held back.
-        with psi.turns:
+    def begin(leave: Callable[[], None]) -> tuple[Any, Any, Any]:
+        """The turn's own work (recall, guards, the store), then `leave` the gate: what the
+        model does after it is not held back (psi.server.state.TurnGate)."""
+        try:
             service, lock = _service(psi, who, body.model)
             try:
                 if conversation is not None:
@@ -94,6 +93,8 @@ async def chat_completions(
                 lock.release()
                 service.close()
                 raise
+        finally:
+            leave()
 
     deadline = deadline_of(request)
     seconds = psi.settings.server.request_timeout
@@ -104,10 +105,11 @@ async def chat_completions(
         lock.release()
         service.close()
 
+    leave = await psi.turns.enter()
     if not body.stream:
 
         def answer() -> dict[str, Any]:
-            service, lock, turn = begin()
+            service, lock, turn = begin(leave)
             live = psi.streams.start(turn, deadline=deadline, seconds=seconds)
             try:
                 for _ in live:
@@ -118,9 +120,15 @@ async def chat_completions(
 
         # The whole turn in one thread: one hand-off from the event loop, not two.
         # Plain JSON already: a JSONResponse spares FastAPI walking it to encode it.
-        return JSONResponse(await to_thread.run_sync(answer))
+        try:
+            return JSONResponse(await to_thread.run_sync(answer))
+        finally:
+            leave()
 
-    service, lock, turn = await to_thread.run_sync(begin)
+    try:
+        service, lock, turn = await to_thread.run_sync(begin, leave)
+    finally:
+        leave()
     live = psi.streams.start(turn, deadline=deadline, seconds=seconds)
 
     def events() -> Iterator[str]:

@@ -128,13 +128,12 @@ async def search_memories(
     """What psi would recall for `q`, best first (a ranking, so no further pages)."""
     memory, _ = psi.memories.get(who.user_id)
 
-    def recall() -> list[Any]:
-        # As many at once as chat turns (server.turn_threads): recall is the same work.
-        with psi.turns:
-            recalled: list[Any] = memory.recall(q, limit=limit)
-            return recalled
-
-    found = await to_thread.run_sync(recall)
+    # As many at once as chat turns (server.turn_threads): recall is the same work.
+    leave = await psi.turns.enter()
+    try:
+        found = await to_thread.run_sync(lambda: memory.recall(q, limit=limit))
+    finally:
+        leave()
     return {"data": [_episode(r.episode) for r in found]}
 
 

@@ -143,12 +143,14 @@ class CommonWords:
         until = time.monotonic() + COMMON_SECONDS
         self._until.update({(column, term): until for term in terms})
 
-    def everyone(self, session: Connection) -> int:
-        """How many episodes there are (of every user: FTS5's idf counts them all); a
-        count past COMMON_FLOOR is kept for COMMON_SECONDS."""
+    def everyone(self, session: Connection, query: Select[Any] | None = None) -> int:
+        """How many episodes there are (`query`'s count; by default every user's, as
+        FTS5's idf counts them all); a count past COMMON_FLOOR is kept for
+        COMMON_SECONDS."""
         now = time.monotonic()
         if self._everyone[0] <= now:
-            count = int(session.scalar(select(func.count()).select_from(MemoryItem)) or 0)
+            query = query if query is not None else select(func.count()).select_from(MemoryItem)
+            count = int(session.scalar(query) or 0)
             kept = COMMON_SECONDS if count >= COMMON_FLOOR else 0.0
             self._everyone = (now + kept, count)
         return self._everyone[1]
@@ -202,6 +204,8 @@ class Episodes:
         self.store = store
         self.user_id = user_id
         self._common = CommonWords()
+        # The user's episodes, counted (PostgreSQL's BM25 counts per user).
+        self._own_count = select(func.count(MemoryItem.id)).where(MemoryItem.user_id == user_id)
 
     @contextmanager
     def indexing(self) -> Iterator[Indexing]:
@@ -379,10 +383,24 @@ class Episodes:
     def _pg_keyword_search(
         self, query: str, *, limit: int, column: str, after: int
     ) -> list[tuple[int, float]]:
-        with self.store.session() as session:
+        tsv = f"{column}_tsv"
+        with self.store.transaction() as connection:
+            # Words known to be common are left out before asking (as on SQLite): their
+            # counts are a scan of the rows that hold them.
+            words = [w for w in topical_words(query) if not self._common.known(tsv, w)]
+            if not words:
+                return []
+            everyone = self._common.everyone(connection, self._own_count)
+            if everyone >= COMMON_FLOOR:
+                held = _PG.word_counts(connection, words, user_id=self.user_id, column=tsv)
+                common = {word for word, count in held.items() if 2 * count > everyone}
+                self._common.remember(tsv, common)
+                words = [word for word in words if word not in common]
+                if not words:
+                    return []
             return _PG.keywords(
-                session, topical_words(query), user_id=self.user_id,
-                column=f"{column}_tsv", limit=limit, after=after,
+                connection, words, user_id=self.user_id, column=tsv, limit=limit,
+                after=after, everyone=everyone,
             )  # fmt: skip
 
     def documents(self) -> list[tuple[int, str]]:

@@ -20,8 +20,10 @@ every matching row, 40 times slower); term frequencies from the matching rows'
 positions; a row's length is its number of distinct lexemes, against the average of the
 matching rows. With a `common_floor`, once the user has that many rows a word more than
 half of them hold is left out (it weighs little and would match nearly every row), as
-memory's FTS5 search does. Vector search is exact within the user's rows, by inner
-product (vectors are unit length, so it is the cosine).
+memory's FTS5 search does; memory also remembers such words for a while and passes the
+user's row count it knows (`everyone`), so neither is counted again every reply. Vector
+search is exact within the user's rows, by inner product (vectors are unit length, so it
+is the cosine).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ _BM25 = """
 WITH words AS (
     SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :words))
 ), everyone AS MATERIALIZED (
-    SELECT count(*)::float AS n FROM {table} WHERE user_id = :user
+    SELECT coalesce(
+        CAST(:everyone AS float), (SELECT count(*)::float FROM {table} WHERE user_id = :user)
+    ) AS n
 ), df AS MATERIALIZED (
     SELECT w.lexeme, (
         SELECT count(*) FROM {table} AS m
@@ -62,6 +66,15 @@ SELECT h.id, sum(
 ) AS score
 FROM hits AS h JOIN df USING (lexeme), everyone, average
 GROUP BY h.id ORDER BY score DESC, h.id LIMIT :limit
+"""
+
+# How many of the user's rows hold each word (its lexemes, as the BM25 query reads it).
+_WORD_COUNTS = """
+SELECT w.word, (
+    SELECT count(*) FROM {table} AS m
+    WHERE m.user_id = :user AND m.{column} @@ plainto_tsquery('english', w.word)
+) AS n
+FROM unnest(CAST(:words AS text[])) AS w(word)
 """
 
 # No word is too common for a table without a floor.
@@ -103,14 +116,17 @@ class PgSearch:
         column: str,
         limit: int,
         after: int = 0,
+        everyone: int | None = None,
     ) -> list[tuple[int, float]]:
         """(id, BM25; higher is better) of the user's best `limit` rows above `after`
-        matching any of `words` in the tsvector `column`."""
+        matching any of `words` in the tsvector `column`. `everyone`: how many rows the
+        user has, when it is known (else counted: a scan of the user's rows)."""
         if not words:
             return []
         if column not in self._bm25:
             self._bm25[column] = text(_BM25.format(table=self.table, column=column))
         params = {
+            "everyone": everyone,
             "words": " ".join(words),
             "floor": self.common_floor or MAX_FLOOR,
             "user": user_id,
@@ -119,6 +135,17 @@ class PgSearch:
         }
         rows = session.execute(self._bm25[column], params).all()
         return [(int(row[0]), float(row[1])) for row in rows]
+
+    def word_counts(
+        self, session: Any, words: Sequence[str], *, user_id: int, column: str
+    ) -> dict[str, int]:
+        """How many of the user's rows hold each of `words` in the tsvector `column`: an
+        index lookup, whose time grows with the count (for a common word, the rows)."""
+        key = f"counts:{column}"
+        if key not in self._bm25:
+            self._bm25[key] = text(_WORD_COUNTS.format(table=self.table, column=column))
+        rows = session.execute(self._bm25[key], {"words": list(words), "user": user_id})
+        return {str(word): int(count) for word, count in rows}
 
     def nearest(
         self,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -159,16 +160,12 @@ def model() -> Model:
         return _model
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
-    return out
-
-
 def calibrated(logit: float, cut_off: float) -> float:
     """The head's probability moved so that the training script's cut-off reads 0.5: the
-    policy's thresholds then mean the same for this guard as for Llama Guard's 0 or 1."""
-    shift = float(np.log(cut_off / (1.0 - cut_off)))
-    return float(_sigmoid(np.array([logit - shift]))[0])
+    policy's thresholds then mean the same for this guard as for Llama Guard's 0 or 1.
+    (Plain floats: every message asks twice, and numpy's per-call cost is most of it.)"""
+    shift = math.log(cut_off / (1.0 - cut_off))
+    return 1.0 / (1.0 + math.exp(-(logit - shift)))
 
 
 class EmbeddedGuard:
@@ -197,11 +194,9 @@ class EmbeddedGuard:
         injection = calibrated(per_part, m.thresholds["injection"])
         if channel is Channel.user:
             injection = min(injection, USER_CLASSIFIER_CAP)
-        codes = logits[2:] - logits[2:].max()
-        shares = np.exp(codes) / np.exp(codes).sum()
-        hazards = {
-            code: round(unsafe * float(s), 4) for code, s in zip(m.codes, shares, strict=True)
-        }
+        codes = np.exp(logits[2:] - logits[2:].max())
+        shares = (codes / codes.sum()).tolist()
+        hazards = {code: round(unsafe * s, 4) for code, s in zip(m.codes, shares, strict=True)}
         fired = apply_rules(text)
         for rule in fired:
             injection = max(injection, rule.injection)

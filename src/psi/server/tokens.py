@@ -90,12 +90,10 @@ class Tokens:
         form = _FORM.match(token.strip())
         if form is None:
             return None
-        key = _key(token)
+        known = self.remembered(token)
+        if known is not None:
+            return known
         now = time.monotonic()
-        with self._lock:
-            seen = self._seen.get(key)
-        if seen is not None and now - seen[1] < CACHE_SECONDS:
-            return seen[0]
         with self.store.session() as session:
             row = session.scalar(select(ApiToken).where(ApiToken.prefix == form.group(1)))
             if row is None or row.revoked_at is not None:
@@ -105,7 +103,7 @@ class Tokens:
             row.last_used_at = self.clock()
             user_id = row.user_id
         with self._lock:
-            self._seen[key] = (user_id, now)
+            self._seen[_key(token)] = (user_id, now)
         return user_id
 
     def list(self, user_id: int | None = None) -> list[TokenInfo]:

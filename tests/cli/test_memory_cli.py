@@ -33,7 +33,8 @@ def psi(*args: str, input: str | None = None) -> tuple[int, str, str]:
 @pytest.fixture
 def chatted(write_config: Callable[[str], Path]) -> None:
     write_config(CONFIG)
-    psi("chat", input="My locker code at the gym is 4711.\n/new\nI love hiking in the Alps.\n")
+    # Letters in the code: plain digits turn up by chance in a timestamp's bytes.
+    psi("chat", input="My locker code at the gym is QX4711.\n/new\nI love hiking in the Alps.\n")
 
 
 def test_list_search_show(chatted: None) -> None:
@@ -43,7 +44,7 @@ def test_list_search_show(chatted: None) -> None:
     code, out, _ = psi("memory", "search", "--keyword-only", "gym", "locker")
     assert code == 0
     first = out.splitlines()[0]
-    assert "locker code at the gym is 4711" in first
+    assert "locker code at the gym is QX4711" in first
     memory_id = first.split()[0]
     code, out, _ = psi("memory", "show", memory_id)
     assert code == 0
@@ -55,9 +56,9 @@ def test_forget_one_then_everything(chatted: None, psi_home: Path) -> None:
     memory_id = out.splitlines()[0].split()[0]
     code, out, _ = psi("memory", "forget", memory_id)
     assert code == 0 and f"Forgot memory {memory_id}" in out
-    assert b"4711" not in (psi_home / "psi.db").read_bytes()
+    assert b"QX4711" not in (psi_home / "psi.db").read_bytes()
     _, out, _ = psi("memory", "search", "--keyword-only", "locker")
-    assert "4711" not in out
+    assert "QX4711" not in out
     code, _, err = psi("memory", "forget")
     assert code == 2 and "one memory id, or --all" in err
     code, _, _ = psi("memory", "forget", "--all", input="n\n")

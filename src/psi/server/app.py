@@ -32,6 +32,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from pydantic import ValidationError
 
 from psi.config import Settings
@@ -41,6 +42,15 @@ from psi.server.limits import RequestLimits, RequestTimeoutMiddleware
 from psi.server.routes import admin, chat, docs, goals, memory, safety
 from psi.server.state import Services
 from psi.store.db import Store, open_store
+
+# FastAPI's OpenTelemetry, off whatever the environment says: with
+# FASTAPI_OTEL_AUTO_CONFIGURE=true it would export spans, metrics and logs (exception
+# messages and stack traces) to an OTLP endpoint. psi sends no telemetry; and no
+# per-request check whether a provider is set.
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+    "auto_configure": False,
+}  # fmt: skip
 
 
 def create_app(
@@ -82,7 +92,10 @@ def create_app(
         # What the last turns said is indexed before the process goes.
         psi.memories.close()
 
-    app = FastAPI(title="psi", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="psi", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
+    )  # fmt: skip
     app.state.psi = psi
     app.state.store = store
     app.add_middleware(RequestLimits, settings=settings)

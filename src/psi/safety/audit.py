@@ -70,7 +70,7 @@ def call_text(tool: str, arguments: dict[str, Any]) -> str:
 
 
 # An audit row (built once: a reply writes two).
-_INSERT = insert(AuditRecord).returning(AuditRecord.id)
+_INSERT = insert(AuditRecord)  # the id from `inserted_primary_key` (as for messages)
 
 
 class Audit:
@@ -82,7 +82,7 @@ class Audit:
     def _add(self, connection: Connection | None = None, **values: Any) -> int:
         row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
         if connection is not None:
-            added: int = connection.execute(_INSERT, row).scalar_one()
+            added: int = connection.execute(_INSERT, row).inserted_primary_key[0]
             return added
         with self.store.writing() as own:
             return self._add(own, **values)

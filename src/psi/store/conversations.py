@@ -23,8 +23,10 @@ from psi.store.records import UNTITLED, ConversationSummary
 TITLE_CHARS = 60
 
 # The statements of every message stored, built once (a reply stores two).
-_INSERT_CONVERSATION = insert(Conversation).returning(Conversation.id)
-_INSERT_MESSAGE = insert(Message).returning(Message.id)
+# Without RETURNING: SQLite gives the new row's id without a row to step through
+# (PostgreSQL adds RETURNING itself for `inserted_primary_key`).
+_INSERT_CONVERSATION = insert(Conversation)
+_INSERT_MESSAGE = insert(Message)
 # A conversation touched by a new message: its time, its model when one is named, and
 # its title when it has none and a user's message can give one.
 _TOUCH = (
@@ -205,7 +207,7 @@ class Conversations:
                     "created_at": now,
                     "updated_at": now,
                 },
-            ).scalar_one()
+            ).inserted_primary_key[0]
             message_id = self._insert(session, conversation_id, message, now=now)
             if also is not None:
                 also(session, conversation_id)
@@ -237,7 +239,7 @@ class Conversations:
             "tool_call_id": message.tool_call_id,
             "name": message.name,
         }
-        message_id: int = session.execute(_INSERT_MESSAGE, row).scalar_one()
+        message_id: int = session.execute(_INSERT_MESSAGE, row).inserted_primary_key[0]
         return message_id
 
     def retitle(self, conversation_id: int) -> None:

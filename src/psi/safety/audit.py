@@ -24,7 +24,7 @@ from sqlalchemy import Connection, insert, select
 
 from psi.clock import Clock, system_clock
 from psi.safety.types import Verdict
-from psi.store.db import Store
+from psi.store.db import Store, inserted_id
 from psi.store.models import AuditRecord
 
 SUBJECT_CHARS = 200
@@ -82,8 +82,7 @@ class Audit:
     def _add(self, connection: Connection | None = None, **values: Any) -> int:
         row = {"categories": [], **values, "user_id": self.user_id, "at": self.clock()}
         if connection is not None:
-            added: int = connection.execute(_INSERT, row).inserted_primary_key[0]
-            return added
+            return inserted_id(connection.execute(_INSERT, row))
         with self.store.writing() as own:
             return self._add(own, **values)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from psi.errors import NotFound
 from psi.llm.types import Message as ChatMessage
 from psi.llm.types import ToolCall
-from psi.store.db import Store
+from psi.store.db import Store, inserted_id
 from psi.store.models import Conversation, Message
 from psi.store.records import UNTITLED, ConversationSummary
 
@@ -198,16 +198,18 @@ class Conversations:
         now = at or self.store.clock()
         titled = message.role == "user" and message.content.strip()
         with self.store.writing() as session:
-            conversation_id = session.execute(
-                _INSERT_CONVERSATION,
-                {
-                    "user_id": self.user_id,
-                    "title": _title(message.content) if titled else None,
-                    "model_profile": model_profile,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            ).inserted_primary_key[0]
+            conversation_id = inserted_id(
+                session.execute(
+                    _INSERT_CONVERSATION,
+                    {
+                        "user_id": self.user_id,
+                        "title": _title(message.content) if titled else None,
+                        "model_profile": model_profile,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+            )
             message_id = self._insert(session, conversation_id, message, now=now)
             if also is not None:
                 also(session, conversation_id)
@@ -239,8 +241,7 @@ class Conversations:
             "tool_call_id": message.tool_call_id,
             "name": message.name,
         }
-        message_id: int = session.execute(_INSERT_MESSAGE, row).inserted_primary_key[0]
-        return message_id
+        return inserted_id(session.execute(_INSERT_MESSAGE, row))
 
     def retitle(self, conversation_id: int) -> None:
         """Title the conversation after its first user message again (after a deletion)."""

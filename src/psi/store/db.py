@@ -19,9 +19,9 @@ except ImportError:  # Windows: psi's processes meet SQLite's busy handler inste
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -190,6 +190,15 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
         self._file_lock.close()
+
+
+def inserted_id(result: Result[Any]) -> int:
+    """The id of the row a single-row INSERT made: SQLite's last row id, PostgreSQL's
+    RETURNING (which SQLAlchemy adds itself)."""
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    if key is None:
+        raise ValueError("not the result of a single-row INSERT")
+    return int(key[0])
 
 
 def with_driver(url: str) -> str:

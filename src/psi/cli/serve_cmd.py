@@ -139,17 +139,11 @@ def server_config(settings: Settings, store: Store, *, host: str, port: int) -> 
     """The uvicorn server `psi serve` runs. On Ctrl-C or SIGTERM it stops accepting and
     gives running requests server.shutdown_timeout seconds; a stream still running then
     is stored as far as it came, marked interrupted (psi.server.streams)."""
-    import uvicorn
-
     from psi.server.app import create_app
+    from psi.server.worker import uvicorn_config
 
-    return uvicorn.Config(
-        create_app(settings, store=store, schedule=settings.server.scheduler),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=settings.server.shutdown_timeout,
-    )
+    app = create_app(settings, store=store, schedule=settings.server.scheduler)
+    return uvicorn_config(app, settings, host=host, port=port)
 
 
 @friendly

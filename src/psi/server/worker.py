@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 STARTUP_FAILURE = 3
 
 
+def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> Any:
+    """How every psi serve process runs uvicorn: warnings only, and no access log (it was
+    filtered out at that level anyway, after building each line's client address and
+    path); server.shutdown_timeout for running requests when told to stop."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False,
+        timeout_graceful_shutdown=settings.server.shutdown_timeout,
+    )  # fmt: skip
+
+
 def app() -> FastAPI:
     """A worker's app, for uvicorn's own multiprocess mode (systems without SO_REUSEPORT)."""
     from psi.config import load_settings
@@ -52,7 +64,8 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
 
         uvicorn.run(
             "psi.server.worker:app", factory=True, workers=workers, host=host, port=port,
-            log_level="warning", timeout_graceful_shutdown=settings.server.shutdown_timeout,
+            log_level="warning", access_log=False,
+            timeout_graceful_shutdown=settings.server.shutdown_timeout,
         )  # fmt: skip
         return
     listen.check_free(host, port)
@@ -103,8 +116,5 @@ def _worker(host: str, port: int) -> None:
 
     settings_app = app()
     settings: Settings = settings_app.state.psi.settings
-    config = uvicorn.Config(
-        settings_app, host=host, port=port, log_level="warning",
-        timeout_graceful_shutdown=settings.server.shutdown_timeout,
-    )  # fmt: skip
+    config = uvicorn_config(settings_app, settings, host=host, port=port)
     uvicorn.Server(config).run(sockets=[listen.listener(host, port)])

@@ -590,13 +590,14 @@ def _tails() -> Select[tuple[Any, ...]]:
 _SET_DOCUMENT = text(
     "UPDATE memory_items SET document = :document WHERE id = :row AND user_id = :user"
 )
-_LINK = text("UPDATE memory_items SET prev_id = :prev WHERE id = :id AND user_id = :user")
-_FTS_INSERT = text("INSERT INTO memory_fts(rowid, document, turn) VALUES (:id, :document, :turn)")
 # SQLite: a batch of episodes, and their keyword entries, each as one statement over a
 # JSON array of rows. A statement a row (what executemany does) lets go of Python's
 # interpreter lock for every row, and under load each time may wait for it behind the
 # server's other threads while holding the database's one write lock.
 _NEXT_ID = text("SELECT coalesce(max(id), 0) + 1 FROM memory_items")
+_RESERVE_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('memory_items', 'id')) FROM generate_series(1, :count)"
+)
 _INSERT_EPISODES = text(
     "INSERT INTO memory_items "
     "(id, user_id, kind, message_id, conversation_id, prev_id, speaker, text, document, at) "
@@ -605,7 +606,7 @@ _INSERT_EPISODES = text(
     "json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]') "
     "FROM json_each(:rows) ORDER BY key"
 )
-_FTS_INSERT_ALL = text(
+_FTS_INSERT = text(
     "INSERT INTO memory_fts(rowid, document, turn) "
     "SELECT json_extract(value, '$[0]'), json_extract(value, '$[6]'), "
     "json_extract(value, '$[4]') || ': ' || json_extract(value, '$[5]') "
@@ -666,72 +667,62 @@ class Indexing:
     def add_chains(
         self, chains: Sequence[tuple[Sequence[Said], Sequence[str], int | None]]
     ) -> list[list[int]]:
-        """`add_chain` for several conversations at once, in three statements: the
-        episodes (their ids returned in order), the links between new episodes, and the
-        keyword index."""
-        if self.is_sqlite:
-            return self._add_chains_sqlite(chains)
+        """`add_chain` for several conversations at once. The ids are numbered first, so
+        each episode is stored already linked to the one before it: on SQLite the next
+        row ids (this transaction holds the write lock since Episodes.indexing), on
+        PostgreSQL ids reserved from the table's sequence. Then one statement stores the
+        episodes, and on SQLite one more their keyword entries (PostgreSQL's keyword
+        column is computed from the document). Linking afterwards, a statement an
+        episode, took 1.6 ms each on PostgreSQL at 20,000 episodes."""
+        count = sum(len(said) for said, _, _ in chains)
+        if count == 0:
+            return [[] for _ in chains]
+        fresh = iter(self._new_ids(count))
+        ids = [[next(fresh) for _ in said] for said, _, _ in chains]
         rows = [
-            {
-                "user_id": self.user_id,
-                "kind": "episode",
-                "message_id": item.message_id,
-                "conversation_id": item.conversation_id,
-                "prev_id": after if i == 0 else None,
-                "speaker": item.speaker,
-                "text": item.text,
-                "document": document,
-                "at": item.at,
-            }
-            for said, documents, after in chains
+            (
+                chain[i],
+                item.message_id,
+                item.conversation_id,
+                after if i == 0 else chain[i - 1],
+                item.speaker,
+                item.text,
+                document,
+                item.at,
+            )
+            for (said, documents, after), chain in zip(chains, ids, strict=True)
             for i, (item, document) in enumerate(zip(said, documents, strict=True))
         ]
-        if not rows:
-            return [[] for _ in chains]
-        made = list(
-            self.session.scalars(
-                insert(MemoryItem).returning(MemoryItem.id, sort_by_parameter_order=True), rows
+        if self.is_sqlite:
+            stored_at = _stored_time(self.session)
+            batch = {
+                "rows": json.dumps([[*row[:-1], stored_at(row[-1])] for row in rows]),
+                "user": self.user_id,
+            }
+            self.session.execute(_INSERT_EPISODES, batch)
+            self.session.execute(_FTS_INSERT, batch)
+        else:
+            columns = ("id", "message_id", "conversation_id", "prev_id", "speaker", "text",
+                       "document", "at")  # fmt: skip
+            self.session.execute(
+                insert(MemoryItem),
+                [
+                    {
+                        **dict(zip(columns, row, strict=True)),
+                        "user_id": self.user_id,
+                        "kind": "episode",
+                    }
+                    for row in rows
+                ],
             )
-        )
-        ids: list[list[int]] = []
-        for said, _, _ in chains:
-            ids.append(made[: len(said)])
-            made = made[len(said) :]
-        links = [
-            {"id": chain[i], "prev": chain[i - 1], "user": self.user_id}
-            for chain in ids
-            for i in range(1, len(chain))
-        ]
-        if links:
-            self.session.execute(_LINK, links)
         return ids
 
-    def _add_chains_sqlite(
-        self, chains: Sequence[tuple[Sequence[Said], Sequence[str], int | None]]
-    ) -> list[list[int]]:
-        """`add_chains` on SQLite in three statements whatever the batch's size: the ids
-        are numbered here, as SQLite would (this transaction holds the write lock since
-        Episodes.indexing), so each episode is stored already linked to the one before."""
-        if not any(said for said, _, _ in chains):
-            return [[] for _ in chains]
-        stored_at = _stored_time(self.session)
-        next_id = int(self.session.execute(_NEXT_ID).scalar_one())
-        rows: list[list[Any]] = []
-        ids: list[list[int]] = []
-        for said, documents, after in chains:
-            chain = list(range(next_id, next_id + len(said)))
-            next_id += len(said)
-            ids.append(chain)
-            for i, (item, document) in enumerate(zip(said, documents, strict=True)):
-                rows.append([
-                    chain[i], item.message_id, item.conversation_id,
-                    after if i == 0 else chain[i - 1], item.speaker, item.text, document,
-                    stored_at(item.at),
-                ])  # fmt: skip
-        batch = {"rows": json.dumps(rows), "user": self.user_id}
-        self.session.execute(_INSERT_EPISODES, batch)
-        self.session.execute(_FTS_INSERT_ALL, batch)
-        return ids
+    def _new_ids(self, count: int) -> list[int]:
+        """`count` ids for new episodes, ascending."""
+        if self.is_sqlite:
+            first = int(self.session.execute(_NEXT_ID).scalar_one())
+            return list(range(first, first + count))
+        return sorted(self.session.execute(_RESERVE_IDS, {"count": count}).scalars())
 
     def set_documents(self, documents: dict[int, str]) -> None:
         """Replace keyword documents (a turn's window grows as later turns arrive)."""

@@ -104,13 +104,14 @@ def main() -> None:
         if server is None:
             raise SystemExit("PostgreSQL with pgvector is not installed: scripts/install-postgres")
     results = []
+    run = {"batch": args.batch, "passes": args.passes}
     try:
         for size in sizes:
             if server is not None:
-                url = server.fresh_database()
-            else:
-                url = f"sqlite:///{tempfile.mkdtemp(prefix='psi-index-')}/psi.db"
-            results.append(measure(url, size, batch=args.batch, passes=args.passes))
+                results.append(measure(server.fresh_database(), size, **run))
+                continue
+            with tempfile.TemporaryDirectory(prefix="psi-index-") as home:
+                results.append(measure(f"sqlite:///{home}/psi.db", size, **run))
     finally:
         if server is not None:
             server.stop()

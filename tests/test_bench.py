@@ -99,3 +99,20 @@ def test_bench_goals_reports_the_agenda_time(tmp_path: Path) -> None:
     assert figures["after_logging_ms"]["goals_changed"] == 1
     assert "no fit kept" in result.output and figures["refit_ms"]["median"] > 0
     assert figures["fresh_process_ms"]["median"] > 0
+
+
+def test_index_pass_bench_times_a_pass_at_each_history_size(tmp_path: Path) -> None:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "index_pass.py"
+    target = tmp_path / "index.json"
+    done = subprocess.run(
+        [sys.executable, str(script), "--sizes", "40,400", "--batch", "5", "--passes", "2",
+         "--json", str(target)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PSI_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(target.read_text())
+    assert [r["history_messages"] for r in figures["results"]] == [40, 400]
+    assert all(r["pass_median_ms"] > 0 for r in figures["results"])
+    assert figures["results"][0]["ratio_to_smallest"] == 1.0

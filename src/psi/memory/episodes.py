@@ -343,13 +343,13 @@ class Episodes:
             # that is exactly their top `limit`. Otherwise rank again, scoped.
             rows = session.execute(_TOP_ANYONE, params).all()
             ids = [int(row[0]) for row in rows]
-            owned = set(
-                session.scalars(
-                    select(MemoryItem.id).where(
-                        MemoryItem.id.in_(ids), MemoryItem.user_id == self.user_id
-                    )
-                )
-            )
+            # The owner is checked on the rows, found by id: with the user in the WHERE
+            # clause SQLite scans the user's index instead (0.75 ms at 17,000 episodes
+            # and growing, against 0.01).
+            owned = {
+                found for found, owner in session.execute(_OWNERS, {"ids": ids})
+                if owner == self.user_id
+            }  # fmt: skip
             if len(owned) < len(ids):
                 rows = session.execute(_TOP_OWN, params).all()
         # FTS5's bm25() is negative, more negative meaning a better match.
@@ -587,6 +587,9 @@ def _tails() -> Select[tuple[Any, ...]]:
     )
 
 
+_OWNERS = select(MemoryItem.id, MemoryItem.user_id).where(
+    MemoryItem.id.in_(bindparam("ids", expanding=True))
+)
 _SET_DOCUMENT = text(
     "UPDATE memory_items SET document = :document WHERE id = :row AND user_id = :user"
 )

@@ -217,14 +217,6 @@ class Episodes:
             self.store.serialize(connection, f"memory-index:{self.user_id}")
             yield Indexing(self, connection)
 
-    def add_chain(
-        self, said: Sequence[Said], documents: Sequence[str], *, after: int | None
-    ) -> list[int]:
-        """Store consecutive episodes of one conversation, each linked to the one before
-        (the first to `after`), with their keyword documents, in one transaction."""
-        with self.store.session() as session:
-            return Indexing(self, session).add_chain(said, documents, after=after)
-
     def set_documents(self, documents: dict[int, str]) -> None:
         """Replace keyword documents (a turn's window grows as later turns arrive)."""
         with self.store.session() as session:
@@ -660,19 +652,13 @@ class Indexing:
             found.setdefault(row.conversation_id, []).append(Episode(*row))
         return found
 
-    def add_chain(
-        self, said: Sequence[Said], documents: Sequence[str], *, after: int | None
-    ) -> list[int]:
-        """Consecutive episodes of one conversation, each linked to the one before (the
-        first to `after`), with their keyword documents."""
-        return self.add_chains([(said, documents, after)])[0]
-
     def add_chains(
         self, chains: Sequence[tuple[Sequence[Said], Sequence[str], int | None]]
     ) -> list[list[int]]:
-        """`add_chain` for several conversations at once. The ids are numbered first, so
-        each episode is stored already linked to the one before it: on SQLite the next
-        row ids (this transaction holds the write lock since Episodes.indexing), on
+        """Consecutive episodes of each conversation, each linked to the one before it
+        (the first to `after`), with their keyword documents; only inside
+        Episodes.indexing. The ids are numbered first, so each episode is stored already
+        linked: on SQLite the next row ids (that transaction holds the write lock), on
         PostgreSQL ids reserved from the table's sequence. Then one statement stores the
         episodes, and on SQLite one more their keyword entries (PostgreSQL's keyword
         column is computed from the document). Linking afterwards, a statement an

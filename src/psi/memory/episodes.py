@@ -585,14 +585,14 @@ _OWNERS = select(MemoryItem.id, MemoryItem.user_id).where(
 _SET_DOCUMENT = text(
     "UPDATE memory_items SET document = :document WHERE id = :row AND user_id = :user"
 )
-# SQLite: a batch of episodes, and their keyword entries, each as one statement over a
-# JSON array of rows. A statement a row (what executemany does) lets go of Python's
-# interpreter lock for every row, and under load each time may wait for it behind the
-# server's other threads while holding the database's one write lock.
 _NEXT_ID = text("SELECT coalesce(max(id), 0) + 1 FROM memory_items")
 _RESERVE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('memory_items', 'id')) FROM generate_series(1, :count)"
 )
+# SQLite: a batch of episodes, and their keyword entries, each as one statement over a
+# JSON array of rows. A statement a row (what executemany does) lets go of Python's
+# interpreter lock for every row, and under load each time may wait for it behind the
+# server's other threads while holding the database's one write lock.
 _INSERT_EPISODES = text(
     "INSERT INTO memory_items "
     "(id, user_id, kind, message_id, conversation_id, prev_id, speaker, text, document, at) "

@@ -70,7 +70,7 @@ def call_text(tool: str, arguments: dict[str, Any]) -> str:
 
 
 # An audit row (built once: a reply writes two).
-_INSERT = insert(AuditRecord)  # the id from `inserted_primary_key` (as for messages)
+_INSERT = insert(AuditRecord)  # no RETURNING: the id comes from `inserted_id`
 
 
 class Audit:

@@ -95,7 +95,12 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes takes whole numbers separated by commas, not {args.sizes!r}")
+    if not sizes or min(sizes) < 2 or args.batch < 1 or args.passes < 1:
+        parser.error("--sizes need 2 messages or more each; --batch and --passes at least 1")
     server = None
     if args.database == "postgresql":
         from psi.benchmarks.postgres import PostgresServer

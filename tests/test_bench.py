@@ -116,3 +116,25 @@ def test_index_pass_bench_times_a_pass_at_each_history_size(tmp_path: Path) -> N
     assert [r["history_messages"] for r in figures["results"]] == [40, 400]
     assert all(r["pass_median_ms"] > 0 for r in figures["results"])
     assert figures["results"][0]["ratio_to_smallest"] == 1.0
+
+
+def test_load_bench_drives_psi_serve_and_the_bare_floor_without_errors(tmp_path: Path) -> None:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "load.py"
+    target = tmp_path / "load.json"
+    done = subprocess.run(
+        [sys.executable, str(script), "--clients", "3", "--seconds", "1", "--warmup", "0.5",
+         "--json", str(target)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads(target.read_text())["results"]
+    psi = results["sqlite"]
+    for figures in (results["bare"], psi["chat"], psi["memories_search"]):
+        assert figures["requests"] > 0
+        assert figures["errors"] == 0
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+        assert figures["client_cpu_ms"] > 0
+    # psi's chat turn does more than the bare endpoint, so its median is slower.
+    assert psi["chat"]["overhead_p50_ratio"] > 1

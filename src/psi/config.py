@@ -519,6 +519,13 @@ class ServerSettings(BaseModel):
         "lock: at 50 clients, 40 (the thread pool's size) gave twice the p99 of 4, and "
         "1 to 4 were alike.",
     )
+    pin_cores: bool = Field(
+        default=True,
+        description="Keep each server process's Python threads on one core (worker N on "
+        "the Nth): they take turns at Python's interpreter lock, and handing it to a "
+        "thread asleep on another core is slow. The embedded model and the embedder "
+        "still compute on every core. Linux only.",
+    )
     scheduler: bool = Field(
         default=True,
         description="Run the goal scheduler (reminders, agendas, reviews) in the server; "

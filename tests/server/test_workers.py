@@ -4,6 +4,7 @@ processes), and the scheduler in one process only (its lease)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -93,6 +94,15 @@ def test_two_workers_answer_and_index_each_message_once(
         server.wait(timeout=30)
 
 
+def cores_of(pid: int) -> frozenset[int]:
+    """The cores the threads of process `pid` may run on, all together."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            found |= os.sched_getaffinity(int(task.name))
+    return frozenset(found)
+
+
 def _children(pid: int) -> set[int]:
     found = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -129,15 +139,21 @@ def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
             time.sleep(0.2)
         first = workers()
         assert len(first) == 2
+        # Each worker keeps its Python threads on a core of its own (server.pin_cores).
+        every = sorted(os.sched_getaffinity(0))
+        own = {frozenset({every[0]}), frozenset({every[1 % len(every)]})}
+        assert {cores_of(pid) for pid in first} == own
         victim = min(first)
         os.kill(victim, 9)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             now = workers()
-            if len(now) == 2 and victim not in now:
+            # Up, and on its core: the new worker takes the core of the one it replaces.
+            if len(now) == 2 and victim not in now and {cores_of(p) for p in now} == own:
                 break
             time.sleep(0.2)
         assert len(now) == 2 and victim not in now
+        assert {cores_of(pid) for pid in now} == own
         # Every connection is answered, whichever worker's socket the kernel picks.
         assert all(up() for _ in range(20))
         # A second psi serve on the same port is refused, not quietly let in beside it.
@@ -151,3 +167,33 @@ def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
     finally:
         server.terminate()
         assert server.wait(timeout=60) == 0
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.skipif(sys.platform != "linux", reason="CPU affinity is Linux's")
+@pytest.mark.parametrize("pin", [True, False])
+def test_one_process_keeps_its_threads_on_one_core_unless_told_not_to(
+    psi_home: Path, write_config: Callable[[str], Path], pin: bool
+) -> None:
+    write_config(CONFIG + f"[server]\npin_cores = {str(pin).lower()}\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [PSI, "serve", "--port", str(port)],
+        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/v1/models").status_code == 401:
+                    break
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.2)
+        every = frozenset(os.sched_getaffinity(0))
+        assert cores_of(server.pid) == (frozenset({min(every)}) if pin else every)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

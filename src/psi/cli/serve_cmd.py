@@ -178,4 +178,8 @@ def serve(
         store.dispose()
         serve_workers(settings, host=host, port=port, workers=workers)
         return
+    if settings.server.pin_cores:
+        from psi import cores
+
+        cores.pin(0)  # before the app starts its threads, which inherit the core
     uvicorn.Server(server_config(settings, store, host=host, port=port)).run()

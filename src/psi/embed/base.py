@@ -24,6 +24,7 @@ from typing import ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from psi import cores
 from psi.config import Settings
 
 Vectors = NDArray[np.float32]
@@ -54,9 +55,12 @@ class Embedder(ABC):
             # A str is a Sequence[str] too: one vector per character is never meant.
             raise TypeError("embed() takes a sequence of texts; use embed_query() for one")
         rows = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            rows[start : start + len(batch)] = self._checked(self._embed_batch(batch), len(batch))
+        # Native backends compute on threads of their own, on every core (psi.cores).
+        with cores.unpinned():
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start : start + self.batch_size])
+                vectors = self._embed_batch(batch)
+                rows[start : start + len(batch)] = self._checked(vectors, len(batch))
         return normalise(rows)
 
     def embed_query(self, text: str) -> Vectors:

@@ -83,11 +83,13 @@ class OnnxEmbedder(Embedder):
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from psi.llm.llamacpp import available_cores
+        from psi import cores
 
+        # Loaded and started unpinned (psi.cores): its thread pool is to use every core.
+        with cores.unpinned():
+            import onnxruntime as ort
         tokenizer = Tokenizer.from_file(str(tokenizer_folder / "tokenizer.json"))
         # The file pads and truncates at 128; sentence-transformers truncates at the
         # model's max_seq_length and pads each batch to its longest text, as _run does.
@@ -95,13 +97,14 @@ class OnnxEmbedder(Embedder):
         tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer = tokenizer
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or available_cores()
+        options.intra_op_num_threads = threads or cores.available()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(graph), options, providers=["CPUExecutionProvider"]
-        )
+        with cores.unpinned():
+            self._session = ort.InferenceSession(
+                str(graph), options, providers=["CPUExecutionProvider"]
+            )
         self._output = self._session.get_outputs()[0].name
         native = int(self._session.get_outputs()[0].shape[-1])
         if dim is not None and dim > native:

@@ -40,6 +40,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from psi import cores
 from psi.config import EmbedderSettings, Settings
 from psi.embed.base import Embedder, Vectors, normalise
 from psi.errors import ConfigError, ModelNotFound, OfflineRefusal
@@ -110,7 +111,7 @@ class SentenceEmbedder(Embedder):
 
     def embed_query(self, text: str) -> Vectors:
         # encode_query applies the model's query prompt, if it has one (MiniLM has none).
-        with self._lock:
+        with self._lock, cores.unpinned():
             rows = self._encode(self._model.encode_query, [text])
         vector: Vectors = normalise(self._checked(rows, 1))[0]
         return vector
@@ -233,14 +234,13 @@ def verify_weights(path: Path, expected: str) -> None:
 
 def load_model(folder: Path) -> Any:
     """A SentenceTransformer for `folder`, on the CPU, fetching nothing."""
-    with _hub_offline():
+    # Unpinned (psi.cores): torch's OpenMP runtime counts the cores it may use as it loads.
+    with _hub_offline(), cores.unpinned():
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from psi.llm.llamacpp import available_cores
-
-        if torch.get_num_threads() != available_cores():
-            torch.set_num_threads(available_cores())
+        if torch.get_num_threads() != cores.available():
+            torch.set_num_threads(cores.available())
         try:
             return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:

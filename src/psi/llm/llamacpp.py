@@ -18,25 +18,18 @@ llama.cpp context is not safe to share between threads.
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from psi import cores
 from psi.config import ModelProfile, Settings
 from psi.errors import ModelNotFound, OfflineRefusal
 from psi.llm.base import ChatModel
 from psi.llm.types import ChatOptions, Chunk, FinishReason, Message, ToolSpec, Usage
 
 GGUF_MAGIC = b"GGUF"
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def resolve_model_file(ref: str, *, offline: bool, hub_url: str | None = None) -> Path:
@@ -126,10 +119,13 @@ class LlamaCppModel(ChatModel):
 
     def __init__(self, profile: ModelProfile, *, model_path: Path) -> None:
         super().__init__(profile)
+        # A psi serve process that computes tokens itself is not kept on one core; before
+        # llama.cpp loads, as its OpenMP runtime counts the cores it may use once.
+        cores.release()
         from llama_cpp import Llama
 
         self.model_path = model_path
-        self.n_threads = profile.n_threads or available_cores()
+        self.n_threads = profile.n_threads or cores.available()
         try:
             self._llama: Any = Llama(
                 model_path=str(model_path),

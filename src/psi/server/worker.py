@@ -3,7 +3,8 @@
     serve_workers(settings, host="127.0.0.1", port=8765, workers=2)
 
 Each worker builds its own app from the settings (PSI_HOME and the environment it
-inherits): its own connection pool, model objects, per-user memory and token cache. On
+inherits): its own connection pool, model objects, per-user memory and token cache.
+With server.pin_cores, worker N keeps its Python threads on the Nth core (psi.cores). On
 Linux each listens on a socket of its own in one SO_REUSEPORT group (psi.server.listen),
 so the kernel spreads connections across them; elsewhere they share uvicorn's one
 socket. The parent restarts a worker that dies, and on Ctrl-C or SIGTERM asks each to
@@ -49,9 +50,13 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) ->
 def app() -> FastAPI:
     """A worker's app, for uvicorn's own multiprocess mode (systems without SO_REUSEPORT)."""
     from psi.config import load_settings
+
+    return _app(load_settings())
+
+
+def _app(settings: Settings) -> FastAPI:
     from psi.server.app import create_app
 
-    settings = load_settings()
     return create_app(settings, schedule=settings.server.scheduler)
 
 
@@ -72,8 +77,10 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
     spawn = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
-    def start() -> Any:
-        process = spawn.Process(target=_worker, args=(host, port), name="psi-serve-worker")
+    def start(index: int) -> Any:
+        process = spawn.Process(
+            target=_worker, args=(host, port, index), name=f"psi-serve-worker-{index}"
+        )
         process.start()
         return process
 
@@ -82,7 +89,7 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
 
     for name in ("SIGINT", "SIGTERM"):
         signal.signal(getattr(signal, name), stop)
-    processes = [start() for _ in range(workers)]
+    processes = [start(index) for index in range(workers)]
     failed = False
     try:
         while not stopping.wait(0.5):
@@ -95,7 +102,7 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
                     break
                 log.warning("psi serve worker %s stopped (%s); starting another",
                             process.pid, process.exitcode)  # fmt: skip
-                processes[i] = start()
+                processes[i] = start(i)
     finally:
         for process in processes:
             if process.is_alive():
@@ -109,12 +116,15 @@ def serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> 
         raise SystemExit(1)
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, index: int) -> None:
     import uvicorn
 
+    from psi import cores
+    from psi.config import load_settings
     from psi.server import listen
 
-    settings_app = app()
-    settings: Settings = settings_app.state.psi.settings
-    config = uvicorn_config(settings_app, settings, host=host, port=port)
+    settings = load_settings()
+    if settings.server.pin_cores:
+        cores.pin(index)  # worker N on the Nth core, before its app starts any thread
+    config = uvicorn_config(_app(settings), settings, host=host, port=port)
     uvicorn.Server(config).run(sockets=[listen.listener(host, port)])

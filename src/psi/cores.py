@@ -1,0 +1,93 @@
+"""Which CPU cores psi's threads run on: a `psi serve` process on one core, native compute
+(the embedded model, the embedder) on all of them.
+
+    cores.pin(0)                  # this thread, and the threads it starts, on one core
+    with cores.unpinned():        # here, and in thread pools started here: every core
+        embedder.embed(texts)
+    cores.release()               # every thread on every core again (the embedded model)
+    cores.available()             # the cores psi may use, pinned or not
+
+Python runs one thread at a time (the interpreter lock). A server process's threads (the
+event loop, the turns' worker threads, the memory indexer) hand that lock to each other
+many times a request; when the next holder sleeps on another core, waking it costs a
+cross-core interrupt, which on a virtual machine is slow: on 2 cores, one process pinned
+to one core answered about 45% more chat requests per second at a third lower p99
+(BENCHMARKS.md, psi serve load). Compute that leaves the interpreter lock behind spreads
+over threads of its own: the embedder's (ONNX Runtime, torch) runs unpinned, as fast as
+in a process never pinned; the embedded model releases the whole process (`release`),
+since llama.cpp's threads were slower beside a pinned thread even when it was unpinned
+for each token.
+
+Linux only: elsewhere `pin` does nothing and `unpinned` is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# The cores this process could use before `pin` narrowed it; None until it pins.
+_everything: frozenset[int] | None = None
+
+
+def _supported() -> bool:
+    return hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity")
+
+
+def available() -> int:
+    """How many cores psi's compute may spread over (all the process may use, pinned or
+    not): the default thread count of the embedded model and the embedder."""
+    if _everything is not None:
+        return len(_everything)
+    if _supported():
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def pin(index: int) -> int | None:
+    """Put the calling thread, and every thread it starts from now on, on one core: the
+    `index`-th of those the process may use (round robin). The core's number, or None
+    where the system cannot pin."""
+    global _everything
+    if not _supported():
+        return None
+    if _everything is None:
+        _everything = frozenset(os.sched_getaffinity(0))
+    core = sorted(_everything)[index % len(_everything)]
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def pinned() -> bool:
+    return _everything is not None
+
+
+@contextmanager
+def unpinned() -> Iterator[None]:
+    """Run the block (and thread pools first started in it) on every core the process may
+    use, then put the calling thread back where it was."""
+    if _everything is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, _everything)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def release() -> None:
+    """Put every thread of the process back on every core, for good: for a process that
+    from now on computes on threads of its own for long stretches (the embedded model's
+    tokens, where llama.cpp's threads ran at half speed or worse beside a pinned one).
+    A reply's own work is then small beside the model's, and pinning gains nothing."""
+    global _everything
+    if _everything is None:
+        return
+    every, _everything = _everything, None
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(task), every)

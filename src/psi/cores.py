@@ -13,10 +13,11 @@ many times a request; when the next holder sleeps on another core, waking it cos
 cross-core interrupt, which on a virtual machine is slow: on 2 cores, one process pinned
 to one core answered about 45% more chat requests per second at a third lower p99
 (BENCHMARKS.md, psi serve load). Compute that leaves the interpreter lock behind spreads
-over threads of its own: the embedder's (ONNX Runtime, torch) runs unpinned, as fast as
-in a process never pinned; the embedded model releases the whole process (`release`),
-since llama.cpp's threads were slower beside a pinned thread even when it was unpinned
-for each token.
+over threads of its own: the embedder's (ONNX Runtime, torch) loads and runs unpinned, as
+fast as in a process never pinned. The embedded model releases the whole process first
+(`release`): its tokens outweigh a reply's own work, so pinning gains nothing there.
+Native runtimes count their cores as they load (OpenMP: llama.cpp loaded on a pinned
+thread took 1.6 times as long per reply), so they are loaded unpinned too.
 
 Linux only: elsewhere `pin` does nothing and `unpinned` is a no-op.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 # The cores this process could use before `pin` narrowed it; None until it pins.
 _everything: frozenset[int] | None = None
@@ -64,7 +64,7 @@ def pinned() -> bool:
     return _everything is not None
 
 
-@contextmanager
+@contextlib.contextmanager
 def unpinned() -> Iterator[None]:
     """Run the block (and thread pools first started in it) on every core the process may
     use, then put the calling thread back where it was."""
@@ -82,8 +82,7 @@ def unpinned() -> Iterator[None]:
 def release() -> None:
     """Put every thread of the process back on every core, for good: for a process that
     from now on computes on threads of its own for long stretches (the embedded model's
-    tokens, where llama.cpp's threads ran at half speed or worse beside a pinned one).
-    A reply's own work is then small beside the model's, and pinning gains nothing."""
+    tokens), beside which a reply's own work is small and pinning gains nothing."""
     global _everything
     if _everything is None:
         return

@@ -137,3 +137,17 @@ def test_loading_the_embedded_model_releases_a_pinned_process() -> None:
     # llama.cpp's threads, and the thread that asked, have every core.
     assert after == set(EVERY)
     assert threads == len(EVERY)
+
+
+def test_a_system_that_refuses_pinning_leaves_the_process_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(pid: int, mask: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    assert cores.pin(0) is None
+    assert not cores.pinned()
+    with cores.unpinned():  # nothing to undo, and nothing raised
+        pass
+    assert cores.available() == len(EVERY)

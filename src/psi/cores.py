@@ -53,10 +53,13 @@ def pin(index: int) -> int | None:
     global _everything
     if not _supported():
         return None
-    if _everything is None:
-        _everything = frozenset(os.sched_getaffinity(0))
-    core = sorted(_everything)[index % len(_everything)]
-    os.sched_setaffinity(0, {core})
+    every = frozenset(os.sched_getaffinity(0)) if _everything is None else _everything
+    core = sorted(every)[index % len(every)]
+    try:
+        os.sched_setaffinity(0, {core})
+    except OSError:  # a sandbox that forbids it: the process runs as it would unpinned
+        return None
+    _everything = every
     return core
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -101,35 +102,35 @@ def test_bench_goals_reports_the_agenda_time(tmp_path: Path) -> None:
     assert figures["fresh_process_ms"]["median"] > 0
 
 
-def test_index_pass_bench_times_a_pass_at_each_history_size(tmp_path: Path) -> None:
+def run_bench(script: str, *args: str, out: Path, timeout: float) -> Any:
+    """Run bench/`script` with `args` and `--json` into `out`; its figures."""
     import subprocess
 
-    script = Path(__file__).resolve().parents[1] / "bench" / "index_pass.py"
-    target = tmp_path / "index.json"
+    path = Path(__file__).resolve().parents[1] / "bench" / script
     done = subprocess.run(
-        [sys.executable, str(script), "--sizes", "40,400", "--batch", "5", "--passes", "2",
-         "--json", str(target)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PSI_HOME": str(tmp_path)},
+        [sys.executable, str(path), *args, "--json", str(out)],
+        capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "PSI_HOME": str(out.parent)},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    figures = json.loads(target.read_text())
+    return json.loads(out.read_text())
+
+
+def test_index_pass_bench_times_a_pass_at_each_history_size(tmp_path: Path) -> None:
+    figures = run_bench(
+        "index_pass.py", "--sizes", "40,400", "--batch", "5", "--passes", "2",
+        out=tmp_path / "index.json", timeout=120,
+    )  # fmt: skip
     assert [r["history_messages"] for r in figures["results"]] == [40, 400]
     assert all(r["pass_median_ms"] > 0 for r in figures["results"])
     assert figures["results"][0]["ratio_to_smallest"] == 1.0
 
 
 def test_load_bench_drives_psi_serve_and_the_bare_floor_without_errors(tmp_path: Path) -> None:
-    import subprocess
-
-    script = Path(__file__).resolve().parents[1] / "bench" / "load.py"
-    target = tmp_path / "load.json"
-    done = subprocess.run(
-        [sys.executable, str(script), "--clients", "3", "--seconds", "1", "--warmup", "0.5",
-         "--json", str(target)],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    results = json.loads(target.read_text())["results"]
+    results = run_bench(
+        "load.py", "--clients", "3", "--seconds", "1", "--warmup", "0.5",
+        out=tmp_path / "load.json", timeout=180,
+    )["results"]  # fmt: skip
     psi = results["sqlite"]
     for figures in (results["bare"], psi["chat"], psi["memories_search"]):
         assert figures["requests"] > 0

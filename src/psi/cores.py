@@ -11,7 +11,7 @@ Python runs one thread at a time (the interpreter lock). A server process's thre
 event loop, the turns' worker threads, the memory indexer) hand that lock to each other
 many times a request; when the next holder sleeps on another core, waking it costs a
 cross-core interrupt, which on a virtual machine is slow: on 2 cores, one process pinned
-to one core answered about 45% more chat requests per second at a third lower p99
+to one core answered about 40% more chat requests per second at about half the p99
 (BENCHMARKS.md, psi serve load). Compute that leaves the interpreter lock behind spreads
 over threads of its own: the embedder's (ONNX Runtime, torch) loads and runs unpinned, as
 fast as in a process never pinned. The embedded model releases the whole process first

@@ -151,3 +151,13 @@ def test_a_system_that_refuses_pinning_leaves_the_process_as_it_was(
     with cores.unpinned():  # nothing to undo, and nothing raised
         pass
     assert cores.available() == len(EVERY)
+
+
+def test_a_thread_inside_unpinned_when_the_process_is_released_stays_released() -> None:
+    def work() -> set[int]:
+        cores.pin(0)
+        with cores.unpinned():
+            cores.release()  # as when another thread loads the embedded model
+        return os.sched_getaffinity(0)
+
+    assert in_thread(work) == set(EVERY)

@@ -79,7 +79,8 @@ def unpinned() -> Iterator[None]:
     try:
         yield
     finally:
-        os.sched_setaffinity(0, before)
+        if _everything is not None:  # unless the process was released meanwhile
+            os.sched_setaffinity(0, before)
 
 
 def release() -> None:

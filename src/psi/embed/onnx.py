@@ -87,21 +87,21 @@ class OnnxEmbedder(Embedder):
 
         from psi import cores
 
-        # Loaded and started unpinned (psi.cores): its thread pool is to use every core.
-        with cores.unpinned():
-            import onnxruntime as ort
         tokenizer = Tokenizer.from_file(str(tokenizer_folder / "tokenizer.json"))
         # The file pads and truncates at 128; sentence-transformers truncates at the
         # model's max_seq_length and pads each batch to its longest text, as _run does.
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cores.available()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        # Loaded and started unpinned (psi.cores): its thread pool is to use every core.
         with cores.unpinned():
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads or cores.available()
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.log_severity_level = 3
             self._session = ort.InferenceSession(
                 str(graph), options, providers=["CPUExecutionProvider"]
             )

@@ -204,6 +204,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.clients < 1 or args.workers < 1 or args.seconds <= 0 or args.warmup < 0:
+        parser.error("--clients and --workers take 1 or more, --seconds more than 0, "
+                     "--warmup 0 or more")  # fmt: skip
     run = {"clients": args.clients, "seconds": args.seconds, "warmup": args.warmup}
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     results: dict[str, Any] = {"bare": bare(workers=args.workers, run=run)}

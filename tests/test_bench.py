@@ -139,3 +139,14 @@ def test_load_bench_drives_psi_serve_and_the_bare_floor_without_errors(tmp_path:
         assert figures["client_cpu_ms"] > 0
     # psi's chat turn does more than the bare endpoint, so its median is slower.
     assert psi["chat"]["overhead_p50_ratio"] > 1
+
+
+@pytest.mark.parametrize("bad", [["--clients", "0"], ["--seconds", "0"], ["--workers", "0"]])
+def test_load_bench_refuses_bad_arguments_without_a_traceback(bad: list[str]) -> None:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "load.py"
+    done = subprocess.run([sys.executable, str(script), *bad], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "--clients and --workers take 1 or more" in done.stderr
+    assert "Traceback" not in done.stderr
